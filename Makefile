@@ -1,0 +1,46 @@
+# mmpaper: `make book` builds the whole book on the embedded default; `make test` runs the tests.
+# Both create the virtual environment .venv on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PRESET ?= cpu
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv test test-all book world run tables bench clean
+
+help:
+	@echo "make book      build the book on the embedded world (PRESET=$(PRESET)); HTML in _build/html"
+	@echo "make test      run the fast test suite (creates .venv on first use)"
+	@echo "make test-all  also run the tests marked slow"
+	@echo "make world     generate (or reuse) the world for PRESET and print its Table 1"
+	@echo "make run       train and evaluate every Table 2 variant for PRESET"
+	@echo "make tables    print Tables 2-4 for PRESET"
+
+venv: $(STAMP)
+
+# torch and torchvision are installed together from the registry: a lone `torch==X` pin can pick a CPU-only
+# local wheel that the registry's torchvision (needed by open_clip) cannot load against.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q torch torchvision
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -c "import torch, torchvision, open_clip, faiss, pytorch_lightning; print('mmpaper environment ready: torch', torch.__version__)"
+	touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m "slow or not slow"
+
+world: $(STAMP)
+	$(PY) -m mmpaper world --preset $(PRESET)
+
+run: $(STAMP)
+	$(PY) -m mmpaper run --preset $(PRESET) --variant all
+
+tables: $(STAMP)
+	$(PY) -m mmpaper tables --preset $(PRESET)
+
+clean:
+	rm -rf _build cache runs

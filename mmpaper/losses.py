@@ -1,0 +1,112 @@
+"""Losses: NT-Xent (Eq. 1 of the main paper) and the image-text alignment losses of the visual-search paper.
+
+NT-Xent, with ``s`` the cosine similarity and ``τ`` the temperature::
+
+    L = -1/N Σ_i log( exp(s(q_i, d_i⁺)/τ) / Σ_{d ∈ C_i} exp(s(q_i, d)/τ) )
+
+``C_i`` holds the positive ``d_i⁺``, every other product of the batch (in-batch negatives) and, in the "Seen
+Negative" data variant, the ``k`` extra negatives of *every* query in the batch (products matched to a query but
+not purchased), so each query is contrasted against ``N + N·k`` candidates. The temperature relates to the
+"scale" of sentence-transformers' MultipleNegativesRankingLoss by ``scale = 1/τ``.
+
+Across processes (DDP), products and seen negatives are all-gathered with ``torch.distributed.nn``'s
+differentiable ``all_gather``, so each process scores its local queries against the global batch and gradients
+flow back to the process that produced each embedding: the summed gradient equals the single-process gradient
+on the concatenated batch.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def _world() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate ``x`` from every process along dim 0, keeping the autograd path to each local part."""
+    rank, world = _world()
+    if world == 1:
+        return x
+    import torch.distributed.nn.functional as dist_fn
+
+    return torch.cat(dist_fn.all_gather(x), dim=0)
+
+
+def nt_xent(query: torch.Tensor, product: torch.Tensor, temperature: float = 0.05,
+            seen_negatives: torch.Tensor | None = None, gather: bool = False) -> torch.Tensor:
+    """NT-Xent (Eq. 1) over in-batch negatives plus optional seen negatives.
+
+    Args:
+        query: ``[N, D]`` query embeddings ``e_q`` (normalised here, so any scale is accepted).
+        product: ``[N, D]`` embeddings of each query's purchased product ``d_i⁺``.
+        temperature: ``τ``.
+        seen_negatives: ``[N·k, D]`` (or ``[N, k, D]``) embeddings of the seen negatives, shared as candidates by
+            every query of the batch.
+        gather: all-gather products and negatives across processes (DDP) before scoring.
+    """
+    if query.shape != product.shape:
+        raise ValueError(f"query {tuple(query.shape)} and product {tuple(product.shape)} embeddings differ in shape")
+    q = F.normalize(query.float(), dim=-1)
+    candidates = F.normalize(product.float(), dim=-1)
+    negatives = None
+    if seen_negatives is not None:
+        negatives = F.normalize(seen_negatives.float().reshape(-1, q.shape[1]), dim=-1)
+    offset = 0
+    if gather:
+        rank, _ = _world()
+        offset = rank * q.shape[0]
+        candidates = gather_with_grad(candidates)
+        if negatives is not None:
+            negatives = gather_with_grad(negatives)
+    if negatives is not None:
+        candidates = torch.cat([candidates, negatives], dim=0)
+    logits = q @ candidates.T / temperature
+    labels = torch.arange(q.shape[0], device=q.device) + offset
+    return F.cross_entropy(logits, labels)
+
+
+class NTXentLoss(nn.Module):
+    """Module form of :func:`nt_xent` with a fixed temperature."""
+
+    def __init__(self, temperature: float = 0.05, gather: bool = False):
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        self.temperature = temperature
+        self.gather = gather
+
+    def forward(self, query, product, seen_negatives=None):
+        return nt_xent(query, product, self.temperature, seen_negatives, self.gather)
+
+
+def symmetric_nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.05) -> torch.Tensor:
+    """CLIP's symmetric contrastive loss ``(NT-Xent(a→b) + NT-Xent(b→a)) / 2``: pairs ``(a_i, b_i)`` are positives.
+
+    Stage 0 pretrains the tiny CLIP with it on the caption corpus; the visual-search models use it for the
+    image-to-image loss and for each image-text alignment loss.
+    """
+    return 0.5 * (nt_xent(a, b, temperature) + nt_xent(b, a, temperature))
+
+
+def alignment_loss(query_image: torch.Tensor, product_image: torch.Tensor, product_text: torch.Tensor,
+                   temperature: float = 0.05, w_product_image_text: float = 1.0,
+                   w_query_image_text: float = 1.0) -> torch.Tensor:
+    """Visual-search 3-tower loss: image-to-image metric loss plus the two image-text alignment constraints::
+
+        L = L(q_img, d_img) + w_1 · L(d_img, d_title) + w_2 · L(q_img, d_title)
+
+    each ``L`` a symmetric NT-Xent over in-batch negatives.
+    """
+    loss = symmetric_nt_xent(query_image, product_image, temperature)
+    if w_product_image_text:
+        loss = loss + w_product_image_text * symmetric_nt_xent(product_image, product_text, temperature)
+    if w_query_image_text:
+        loss = loss + w_query_image_text * symmetric_nt_xent(query_image, product_text, temperature)
+    return loss

@@ -1,0 +1,39 @@
+"""Shared fixtures: tiny towers built once per session (sentence-transformers' habit)."""
+import os
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest
+import torch
+
+TEXTS = ["red cotton shirt", "blue denim jeans slim fit", "running shoes for men", "ceramic coffee mug",
+         "striped wool scarf", "green plastic water bottle", "black leather wallet", "yellow rain jacket"] * 4
+
+
+@pytest.fixture(scope="session")
+def bibert():
+    from mmpaper.towers import BiBERT, BiBERTConfig
+
+    torch.manual_seed(0)
+    return BiBERT.from_texts(TEXTS, BiBERTConfig(vocab_size=300, hidden_size=32, intermediate_size=64,
+                                                 embed_dim=16, max_length=12))
+
+
+@pytest.fixture(scope="session")
+def clip():
+    from mmpaper.towers import CLIPTowers
+
+    torch.manual_seed(0)
+    return CLIPTowers()
+
+
+@pytest.fixture()
+def batch(bibert, clip):
+    texts = TEXTS[:6]
+    q = bibert.tokenize(texts)
+    d = bibert.tokenize(texts[::-1])
+    g = torch.Generator().manual_seed(0)
+    return {"query_input_ids": q["input_ids"], "query_attention_mask": q["attention_mask"],
+            "query_clip_tokens": clip.tokenize(texts),
+            "product_input_ids": d["input_ids"], "product_attention_mask": d["attention_mask"],
+            "product_image": torch.randint(0, 256, (6, 32, 32, 3), dtype=torch.uint8, generator=g)}
