@@ -1,0 +1,6 @@
+"""Data layer: the embedded world, public-data loaders, validation and Lightning DataModules."""
+from .world import (WORLD_PRESETS, World, WorldConfig, generate_world, intent_labels, load_world, read_world,
+                    save_world, world_config)
+
+__all__ = ["WORLD_PRESETS", "World", "WorldConfig", "generate_world", "intent_labels", "load_world", "read_world",
+           "save_world", "world_config"]

@@ -1,0 +1,218 @@
+"""Lightning DataModules: (query, purchased product[, seen negatives]) batches, the caption corpus and the
+visual-search query photos.
+
+Text is tokenised once up front (:class:`TokenTable`) and batches gather rows of pre-tokenised arrays, so an
+epoch costs array indexing, not tokenisation. Shuffling is seeded by ``(seed, epoch)`` (Lightning calls
+``set_epoch``), so a run resumed from a checkpoint sees exactly the batches an uninterrupted run would.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+@dataclass
+class TokenTable:
+    """Pre-tokenised texts: ``input_ids`` and ``attention_mask`` as int tensors, one row per text."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+
+    @classmethod
+    def build(cls, tokenize: Callable[[Sequence[str]], dict], texts: Sequence[str], chunk: int = 8192) -> "TokenTable":
+        parts = [tokenize(list(texts[i:i + chunk])) for i in range(0, len(texts), chunk)]
+        return cls(torch.cat([p["input_ids"] for p in parts]).to(torch.int32),
+                   torch.cat([p["attention_mask"] for p in parts]).to(torch.int8))
+
+    def rows(self, idx: torch.Tensor, prefix: str) -> dict[str, torch.Tensor]:
+        return {f"{prefix}_input_ids": self.input_ids[idx].long(),
+                f"{prefix}_attention_mask": self.attention_mask[idx].long()}
+
+
+@dataclass
+class FeatureStore:
+    """Everything a batch may need, indexed by product row and query row.
+
+    ``product_tokens``/``query_tokens``: BiBERT tokens; ``product_clip``/``query_clip``: frozen CLIP features
+    (the SQID path, or computed once from the tiny CLIP); ``images``: raw product images for a trainable CLIP.
+    """
+
+    product_tokens: TokenTable
+    query_tokens: TokenTable
+    product_clip: torch.Tensor | None = None
+    query_clip: torch.Tensor | None = None
+    images: np.ndarray | None = None
+
+    def product_batch(self, rows, prefix: str = "product") -> dict[str, torch.Tensor]:
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        out = self.product_tokens.rows(rows, prefix)
+        if self.product_clip is not None:
+            out[f"{prefix}_clip"] = self.product_clip[rows]
+        elif self.images is not None:
+            out[f"{prefix}_image"] = torch.from_numpy(np.asarray(self.images[rows.numpy()]))
+        return out
+
+    def query_batch(self, rows) -> dict[str, torch.Tensor]:
+        rows = torch.as_tensor(rows, dtype=torch.long)
+        out = self.query_tokens.rows(rows, "query")
+        if self.query_clip is not None:
+            out["query_clip"] = self.query_clip[rows]
+        return out
+
+    def product_batches(self, rows: np.ndarray, batch_size: int):
+        for i in range(0, len(rows), batch_size):
+            yield self.product_batch(rows[i:i + batch_size])
+
+    def query_batches(self, rows: np.ndarray, batch_size: int):
+        for i in range(0, len(rows), batch_size):
+            yield self.query_batch(rows[i:i + batch_size])
+
+
+def negatives_as_products(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The seen-negative part of a batch (keys ``neg_*``) renamed as products, for ``encode_products``."""
+    return {"product" + k[3:]: v for k, v in batch.items() if k.startswith("neg_")}
+
+
+class EpochSeededSampler(Sampler[int]):
+    """A shuffle that depends only on ``(seed, epoch)``."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True):
+        self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        if not self.shuffle:
+            return iter(range(self.n))
+        return iter(np.random.default_rng([self.seed, self.epoch]).permutation(self.n).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class _Index(Dataset):
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return i
+
+
+class PairCollate:
+    """Turns pair indices into a batch: query rows, purchased product rows and k seen negatives per query."""
+
+    def __init__(self, store: FeatureStore, query_rows: np.ndarray, product_rows: np.ndarray,
+                 negatives: np.ndarray | None, n_products: int, seed: int):
+        self.store, self.query_rows, self.product_rows = store, query_rows, product_rows
+        self.negatives, self.n_products, self.seed = negatives, n_products, seed
+
+    def __call__(self, idx: list[int]) -> dict[str, torch.Tensor]:
+        idx = np.asarray(idx)
+        batch = {**self.store.query_batch(self.query_rows[idx]), **self.store.product_batch(self.product_rows[idx])}
+        if self.negatives is not None:
+            neg = self.negatives[idx].copy()
+            empty = neg < 0  # queries with fewer seen negatives than k get random products instead
+            if empty.any():
+                rng = np.random.default_rng([self.seed, int(idx[0])])
+                neg[empty] = rng.integers(0, self.n_products, int(empty.sum()))
+            batch.update(self.store.product_batch(neg.ravel(), prefix="neg"))
+        return batch
+
+
+def seen_negative_matrix(seen: pd.DataFrame, query_row: pd.Series, k: int) -> np.ndarray:
+    """``[n_query_rows, k]`` product rows of each query's seen negatives (``-1`` where it has fewer)."""
+    out = np.full((len(query_row), k), -1, dtype=np.int64)
+    if k == 0 or len(seen) == 0:
+        return out
+    seen = seen[seen["query_id"].isin(query_row.index)]
+    rows = query_row.loc[seen["query_id"]].to_numpy()
+    rank = seen.groupby("query_id").cumcount().to_numpy()
+    keep = rank < k
+    out[rows[keep], rank[keep]] = seen["product_id"].to_numpy()[keep]
+    return out
+
+
+class PairsDataModule(pl.LightningDataModule):
+    """Train-period (query, purchased product) pairs, with a held-out slice of train-period queries for
+    validation (early stopping and the α of α-concat; the eval period is never used for choices)."""
+
+    def __init__(self, catalog, store: FeatureStore, *, batch_size: int = 128, seen_negatives: int = 0,
+                 val_fraction: float = 0.1, seed: int = 0):
+        super().__init__()
+        self.catalog, self.store = catalog, store
+        self.batch_size, self.k, self.seed = batch_size, seen_negatives, seed
+        queries = catalog.queries
+        self.query_row = pd.Series(np.arange(len(queries)), index=queries["query_id"].to_numpy())
+        train = catalog.purchases[catalog.purchases["split"] == "train"]
+        train_queries = np.sort(train["query_id"].unique())
+        rng = np.random.default_rng(seed)
+        n_val = int(round(val_fraction * len(train_queries)))
+        self.val_query_ids = np.sort(rng.choice(train_queries, n_val, replace=False)) if n_val else np.empty(0, int)
+        self.val_pairs = train[train["query_id"].isin(self.val_query_ids)].reset_index(drop=True)
+        self.train_pairs = train[~train["query_id"].isin(self.val_query_ids)].reset_index(drop=True)
+        self.negatives = seen_negative_matrix(catalog.seen_negatives, self.query_row, seen_negatives) \
+            if seen_negatives else None
+
+    def _collate(self, pairs: pd.DataFrame) -> PairCollate:
+        qrows = self.query_row.loc[pairs["query_id"]].to_numpy()
+        negs = self.negatives[qrows] if self.negatives is not None else None
+        return PairCollate(self.store, qrows, pairs["product_id"].to_numpy(), negs, len(self.catalog.products),
+                           self.seed)
+
+    def train_dataloader(self):
+        n = len(self.train_pairs)
+        return DataLoader(_Index(n), batch_size=self.batch_size, sampler=EpochSeededSampler(n, self.seed),
+                          collate_fn=self._collate(self.train_pairs), drop_last=n > self.batch_size)
+
+    def val_query_rows(self) -> np.ndarray:
+        return self.query_row.loc[self.val_query_ids].to_numpy()
+
+
+class CaptionDataModule(pl.LightningDataModule):
+    """The generic image-caption corpus: batches of (uint8 image, open_clip tokens) for stage 0."""
+
+    def __init__(self, images: np.ndarray, tokens: torch.Tensor, batch_size: int = 256, seed: int = 0):
+        super().__init__()
+        self.images, self.tokens, self.batch_size, self.seed = images, tokens, batch_size, seed
+
+    def _collate(self, idx):
+        idx = np.asarray(idx)
+        return {"image": torch.from_numpy(np.asarray(self.images[idx])), "text": self.tokens[idx]}
+
+    def train_dataloader(self):
+        n = len(self.tokens)
+        return DataLoader(_Index(n), batch_size=self.batch_size, sampler=EpochSeededSampler(n, self.seed),
+                          collate_fn=self._collate, drop_last=n > self.batch_size)
+
+
+class PhotoDataModule(pl.LightningDataModule):
+    """Visual-search training pairs: (query photo, product image, product title tokens[, query text tokens])."""
+
+    def __init__(self, photo_images: np.ndarray, product_images: np.ndarray, product_ids: np.ndarray,
+                 title_tokens: torch.Tensor, batch_size: int = 128, seed: int = 0):
+        super().__init__()
+        self.photo_images, self.product_images = photo_images, product_images
+        self.product_ids, self.title_tokens = product_ids, title_tokens
+        self.batch_size, self.seed = batch_size, seed
+
+    def _collate(self, idx):
+        idx = np.asarray(idx)
+        pid = self.product_ids[idx]
+        return {"query_image": torch.from_numpy(np.asarray(self.photo_images[idx])),
+                "product_image": torch.from_numpy(np.asarray(self.product_images[pid])),
+                "product_text": self.title_tokens[pid]}
+
+    def train_dataloader(self):
+        n = len(self.product_ids)
+        return DataLoader(_Index(n), batch_size=self.batch_size, sampler=EpochSeededSampler(n, self.seed),
+                          collate_fn=self._collate, drop_last=n > self.batch_size)

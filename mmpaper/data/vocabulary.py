@@ -1,0 +1,81 @@
+"""The embedded world's vocabulary: categories with their silhouettes and complements, colours, patterns,
+materials, and the three registers in which they are named.
+
+* the **catalog** register (product titles): a seller's nouns ("t-shirt", "trousers");
+* the **shopper** register (queries): synonyms, abbreviations and slang ("tee", "pants", "crimson");
+* the **everyday** register (captions of the generic image corpus that pretrains the tiny CLIP): plain words for
+  what a picture shows. It names colours, patterns and silhouettes, and the everyday noun of only some categories;
+  it never names brands or materials, which a picture cannot show.
+"""
+from __future__ import annotations
+
+# name: (department, silhouette, catalog nouns, shopper words, everyday noun or None, complementary categories)
+CATEGORIES: dict[str, tuple[str, tuple[str, float, float], list[str], list[str], str | None, list[str]]] = {
+    "tshirt":      ("clothing", ("tee", 0.80, 0.80), ["t-shirt", "tshirt"], ["tee", "t shirt", "top"], "shirt", ["trousers", "shorts"]),
+    "trousers":    ("clothing", ("rect", 0.45, 0.90), ["trousers"], ["pants", "slacks", "chinos"], None, ["tshirt", "belt"]),
+    "shorts":      ("clothing", ("rect", 0.75, 0.45), ["shorts"], ["short pants", "shorts"], None, ["tshirt", "sandals"]),
+    "dress":       ("clothing", ("trapezoid", 0.70, 0.90), ["dress"], ["frock", "gown", "dress"], "dress", ["sandals", "handbag"]),
+    "jacket":      ("clothing", ("cross", 0.85, 0.85), ["jacket"], ["coat", "parka", "jacket"], "jacket", ["scarf"]),
+    "scarf":       ("clothing", ("rect", 0.90, 0.25), ["scarf"], ["muffler", "shawl", "scarf"], None, ["jacket", "beanie"]),
+    "beanie":      ("clothing", ("ellipse", 0.70, 0.45), ["beanie hat"], ["beanie", "winter hat", "toque"], "hat", ["scarf"]),
+    "belt":        ("clothing", ("rect", 0.95, 0.12), ["belt"], ["waist belt", "belt"], None, ["trousers"]),
+    "sneakers":    ("footwear", ("trapezoid", 0.85, 0.40), ["sneakers"], ["trainers", "kicks", "running shoes"], "shoe", ["socks"]),
+    "boots":       ("footwear", ("tee", 0.55, 0.90), ["boots"], ["boots", "booties"], "boot", ["socks"]),
+    "sandals":     ("footwear", ("diamond", 0.90, 0.45), ["sandals"], ["flip flops", "sliders", "sandals"], None, ["dress", "shorts"]),
+    "socks":       ("footwear", ("rect", 0.30, 0.80), ["socks"], ["socks", "ankle socks"], "sock", ["sneakers", "boots"]),
+    "mug":         ("kitchen", ("ring", 0.65, 0.75), ["mug"], ["coffee cup", "mug", "cuppa cup"], "cup", ["teapot"]),
+    "teapot":      ("kitchen", ("ellipse", 0.90, 0.65), ["teapot"], ["tea kettle", "teapot"], "teapot", ["mug"]),
+    "plate":       ("kitchen", ("ellipse", 0.90, 0.90), ["dinner plate"], ["plate", "dish"], "plate", ["bowl"]),
+    "bowl":        ("kitchen", ("ellipse", 0.85, 0.50), ["bowl"], ["bowl", "soup bowl"], "bowl", ["plate"]),
+    "phonecase":   ("electronics", ("rect", 0.50, 0.85), ["phone case"], ["cell cover", "phone cover", "case"], None, ["charger"]),
+    "headphones":  ("electronics", ("ring", 0.90, 0.90), ["headphones"], ["earphones", "headset", "cans"], None, ["charger"]),
+    "charger":     ("electronics", ("diamond", 0.50, 0.80), ["charger"], ["charging cable", "power adapter"], None, ["phonecase", "headphones"]),
+    "pillow":      ("home", ("rect", 0.85, 0.60), ["cushion"], ["pillow", "throw pillow"], "pillow", ["rug"]),
+    "rug":         ("home", ("rect", 0.95, 0.75), ["rug"], ["carpet", "mat", "area rug"], "rug", ["pillow"]),
+    "lamp":        ("home", ("triangle", 0.80, 0.90), ["lamp"], ["light", "lamp", "lampshade"], "lamp", ["vase"]),
+    "vase":        ("home", ("triangle", 0.45, 0.90), ["vase"], ["flower pot", "vase"], "vase", ["lamp"]),
+    "backpack":    ("sports", ("cross", 0.55, 0.85), ["backpack"], ["rucksack", "bookbag", "backpack"], "bag", ["bottle"]),
+    "bottle":      ("sports", ("ellipse", 0.35, 0.90), ["water bottle"], ["flask", "drink bottle", "bottle"], "bottle", ["backpack", "yogamat"]),
+    "yogamat":     ("sports", ("triangle", 0.95, 0.45), ["yoga mat"], ["exercise mat", "gym mat"], None, ["bottle"]),
+    "handbag":     ("sports", ("trapezoid", 0.60, 0.60), ["handbag"], ["purse", "tote", "handbag"], "bag", ["dress"]),
+}
+
+# name: (RGB, shopper synonyms, everyday words)
+COLOURS: dict[str, tuple[tuple[int, int, int], list[str], list[str]]] = {
+    "red":    ((200, 30, 40), ["red", "crimson", "scarlet"], ["red"]),
+    "blue":   ((30, 60, 200), ["blue", "navy", "cobalt"], ["blue"]),
+    "green":  ((40, 150, 60), ["green", "olive", "emerald"], ["green"]),
+    "yellow": ((235, 200, 40), ["yellow", "mustard", "lemon"], ["yellow"]),
+    "orange": ((240, 130, 30), ["orange", "tangerine"], ["orange"]),
+    "purple": ((120, 50, 160), ["purple", "violet", "lilac"], ["purple"]),
+    "pink":   ((240, 130, 180), ["pink", "rose", "blush"], ["pink"]),
+    "black":  ((25, 25, 25), ["black", "jet black", "ebony"], ["black", "dark"]),
+    "white":  ((245, 245, 240), ["white", "ivory", "cream"], ["white"]),
+    "grey":   ((128, 128, 128), ["grey", "gray", "charcoal"], ["grey", "gray"]),
+    "brown":  ((120, 75, 40), ["brown", "tan", "chocolate"], ["brown"]),
+    "teal":   ((20, 140, 140), ["teal", "turquoise", "aqua"], ["teal", "blue green"]),
+}
+
+# name: (catalog word, shopper synonyms, everyday words)
+PATTERNS: dict[str, tuple[str, list[str], list[str]]] = {
+    "plain":   ("solid", ["plain", "solid", "solid colour"], ["plain"]),
+    "striped": ("striped", ["striped", "stripes", "stripy"], ["striped", "with stripes"]),
+    "dotted":  ("polka dot", ["dotted", "polka dot", "spotty"], ["dotted", "spotted"]),
+    "checked": ("checked", ["checked", "plaid", "checkered", "tartan"], ["checked", "checkered"]),
+    "diagonal": ("diagonal stripe", ["diagonal", "slanted stripes"], ["diagonal lines"]),
+}
+
+MATERIALS: dict[str, list[str]] = {
+    "cotton": ["cotton"], "wool": ["wool", "woolen"], "leather": ["leather", "faux leather"],
+    "plastic": ["plastic"], "ceramic": ["ceramic", "porcelain"], "metal": ["metal", "steel"],
+    "denim": ["denim", "jean"], "silk": ["silk", "satin"], "nylon": ["nylon"], "bamboo": ["bamboo", "wood"],
+}
+
+# the everyday words for a silhouette, so CLIP can learn shapes even for categories it has no noun for
+SILHOUETTE_WORDS = {"tee": "t shape", "rect": "rectangle", "trapezoid": "flared shape", "cross": "cross shape",
+                    "ellipse": "oval", "diamond": "diamond", "ring": "ring", "triangle": "triangle"}
+
+SYLLABLES = ["ka", "lo", "mi", "ve", "tor", "zan", "pel", "qui", "bra", "nu", "sol", "rex", "vin", "dar", "ox",
+             "lum", "fy", "gen", "ari", "tek"]
+TITLE_EXTRAS = ["for men", "for women", "unisex", "new", "2 pack", "classic", "premium", "size m", "large",
+                "slim", "kids", "xl", "deluxe", "lightweight", "gift"]

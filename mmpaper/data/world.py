@@ -1,0 +1,522 @@
+"""The embedded world: a synthetic multimodal catalog generated deterministically from a seed, at any size.
+
+What is designed in (the data card ``data_cards/synthetic_world.md`` restates it for readers):
+
+* **Products** carry attributes (department, category, colour, pattern, material, brand, popularity). The
+  *title* names the category always, the brand and material usually, but the visual attributes only sometimes
+  (colour in ~40% of titles, pattern in ~30%); the *image* (a small RGB rendering) always shows the category's
+  silhouette, the colour and the pattern, with jitter and noise, and never the brand or the material.
+* **Queries** come from shopper intents (a category plus some of colour, pattern, material, brand) written in the
+  shopper register (synonyms, shuffled word order, typos), so their words overlap the purchased title only in part.
+  Visual attributes are asked for more often than titles state them — the gap an image can fill.
+* **Purchases** are sampled from how well a product fits the intent (each matching attribute raises its
+  utility), plus popularity and Gumbel noise, so substitutes get bought too. Train-period and eval-period queries
+  are drawn separately, as the paper's 12 training months and later evaluation month.
+* **Labels** for any (query, product) pair follow from attributes: Exact (right category, every asked attribute
+  matches), Substitute (right category, some asked attribute differs), Complement (a complementary category),
+  Irrelevant (anything else). **Seen negatives**: products matched to a query (same category) but not bought.
+* A **caption corpus** of generic images described in everyday words (colours, patterns, shapes, a few common
+  nouns; no brands, no materials, no titles) pretrains the tiny CLIP that stands in for "public pretrained CLIP".
+* **Query photos** (visual-search chapter): new renderings of a product (other crop, background, clutter,
+  occlusion), and for each a **distractor** product that shares its colour and pattern (its local visual pattern)
+  but belongs to another category.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .vocabulary import (CATEGORIES, COLOURS, MATERIALS, PATTERNS, SILHOUETTE_WORDS, SYLLABLES, TITLE_EXTRAS)
+
+WORLD_VERSION = 1  # bump when generation changes, so cached worlds are never reused across versions
+E, S, C, I = 0, 1, 2, 3
+NONE = -1  # an attribute the intent does not ask for
+
+CATEGORY_NAMES = list(CATEGORIES)
+COLOUR_NAMES = list(COLOURS)
+PATTERN_NAMES = list(PATTERNS)
+MATERIAL_NAMES = list(MATERIALS)
+DEPARTMENTS = sorted({v[0] for v in CATEGORIES.values()})
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    seed: int = 0
+    n_products: int = 12_000
+    n_train_queries: int = 6_000        # distinct train-period query realisations
+    n_eval_queries: int = 1_000         # distinct eval-period queries
+    mean_purchases: float = 2.0         # purchases per query: 1 + Poisson(mean - 1)
+    n_brands: int = 60
+    n_captions: int = 12_000            # generic image-caption pairs for CLIP pretraining
+    n_query_photos: int = 1_000         # visual-search query photos (each with a distractor)
+    n_seen_negatives: int = 3           # per query, as in the paper
+    image_size: int = 32
+    p_title_colour: float = 0.4         # share of titles that state the colour
+    p_title_pattern: float = 0.3
+    p_title_material: float = 0.7
+    p_title_brand: float = 0.8
+    p_query_colour: float = 0.6         # share of intents that ask for a colour
+    p_query_pattern: float = 0.35
+    p_query_material: float = 0.25
+    p_query_brand: float = 0.2
+    p_typo: float = 0.06                # per word of a query
+
+    def key(self) -> str:
+        blob = json.dumps({"version": WORLD_VERSION, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+WORLD_PRESETS = {
+    "smoke": WorldConfig(n_products=600, n_train_queries=400, n_eval_queries=120, n_captions=800,
+                         n_query_photos=100, n_brands=20),
+    "cpu": WorldConfig(),
+    "gpu": WorldConfig(n_products=400_000, n_train_queries=200_000, n_eval_queries=20_000, n_captions=200_000,
+                       n_query_photos=20_000, n_brands=400, image_size=64),
+}
+
+
+def world_config(preset: str, **overrides) -> WorldConfig:
+    if preset not in WORLD_PRESETS:
+        raise ValueError(f"unknown world preset {preset!r}; valid: {sorted(WORLD_PRESETS)}")
+    return replace(WORLD_PRESETS[preset], **overrides)
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+def _silhouette(kind: str, w: float, h: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Boolean mask of a category's silhouette on coordinates in [-1, 1] (broadcast arrays)."""
+    ax, ay = np.abs(x) / w, np.abs(y) / h
+    if kind == "rect":
+        return (ax < 1) & (ay < 1)
+    if kind == "ellipse":
+        return ax**2 + ay**2 < 1
+    if kind == "ring":
+        r = ax**2 + ay**2
+        return (r < 1) & (r > 0.35)
+    if kind == "diamond":
+        return ax + ay < 1
+    if kind == "triangle":  # apex at the top
+        t = (y / h + 1) / 2
+        return (ay < 1) & (ax < t)
+    if kind == "trapezoid":
+        t = (y / h + 1) / 2
+        return (ay < 1) & (ax < 0.45 + 0.55 * t)
+    if kind == "tee":
+        return ((ay < 1) & (ax < 0.35)) | ((y / h < -0.45) & (y / h > -1) & (ax < 1))
+    if kind == "cross":
+        return ((ax < 0.3) & (ay < 1)) | ((ay < 0.3) & (ax < 1))
+    raise ValueError(f"unknown silhouette {kind!r}")
+
+
+def _pattern_mask(pattern: np.ndarray, px: np.ndarray, py: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """Where the pattern's second tone goes, per image (pattern codes index PATTERN_NAMES)."""
+    p = pattern[:, None, None]
+    stripes = ((py + phase) // 3) % 2 == 0
+    dots = (((px + phase) % 5) < 2) & (((py + phase) % 5) < 2)
+    checks = (((px + phase) // 4 + (py + phase) // 4) % 2) == 0
+    diagonal = (((px + py + phase) // 3) % 2) == 0
+    names = PATTERN_NAMES
+    return ((p == names.index("striped")) & stripes) | ((p == names.index("dotted")) & dots) | \
+        ((p == names.index("checked")) & checks) | ((p == names.index("diagonal")) & diagonal)
+
+
+def render(category: np.ndarray, colour: np.ndarray, pattern: np.ndarray, rng: np.random.Generator,
+           size: int = 32, *, background: np.ndarray | None = None, scale: tuple[float, float] = (0.8, 1.0),
+           shift: float = 0.12, noise: float = 8.0, clutter: int = 0, occlusion: float = 0.0) -> np.ndarray:
+    """Render ``[N, size, size, 3]`` uint8 images of objects given by category, colour and pattern codes."""
+    n = len(category)
+    coords = (np.arange(size) + 0.5) / size * 2 - 1
+    px = np.arange(size)[None, None, :]
+    py = np.arange(size)[None, :, None]
+    s = rng.uniform(*scale, n)[:, None, None]
+    dx, dy = (rng.uniform(-shift, shift, (2, n))[..., None, None])
+    x = (coords[None, None, :] - dx) / s
+    y = (coords[None, :, None] - dy) / s
+    mask = np.zeros((n, size, size), dtype=bool)
+    for c, name in enumerate(CATEGORY_NAMES):
+        rows = np.flatnonzero(category == c)
+        if rows.size:
+            kind, w, h = CATEGORIES[name][1]
+            mask[rows] = _silhouette(kind, w, h, x[rows], y[rows])
+    rgb = np.array([COLOURS[c][0] for c in COLOUR_NAMES], dtype=np.float32)[colour]        # [N, 3]
+    dark = rgb.mean(axis=1) < 90
+    second = np.where(dark[:, None], np.minimum(rgb + 140, 255), rgb * 0.35)             # the pattern's tone
+    tone = _pattern_mask(pattern, px, py, rng.integers(0, 6, n)[:, None, None])
+    if background is None:
+        background = rng.uniform(215, 250, (n, 1)).repeat(3, 1)
+    img = np.broadcast_to(background[:, None, None, :], (n, size, size, 3)).astype(np.float32).copy()
+    for _ in range(clutter):  # random rectangles behind the object
+        x0, y0 = rng.integers(0, size - 4, (2, n))
+        ww, hh = rng.integers(3, size // 3, (2, n))
+        col = rng.uniform(0, 255, (n, 3))
+        box = (px >= x0[:, None, None]) & (px < (x0 + ww)[:, None, None]) & \
+              (py >= y0[:, None, None]) & (py < (y0 + hh)[:, None, None])
+        img = np.where(box[..., None], col[:, None, None, :], img)
+    obj = np.where(tone[..., None], second[:, None, None, :], rgb[:, None, None, :])
+    img = np.where(mask[..., None], obj, img)
+    if occlusion > 0:  # a grey patch over part of the object
+        side = int(round(size * np.sqrt(occlusion)))
+        x0, y0 = rng.integers(0, size - side + 1, (2, n))
+        box = (px >= x0[:, None, None]) & (px < (x0 + side)[:, None, None]) & \
+              (py >= y0[:, None, None]) & (py < (y0 + side)[:, None, None])
+        img = np.where(box[..., None], 150.0, img)
+    img += rng.normal(0, noise, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------------------------------- text
+def _typo(word: str, rng: np.random.Generator) -> str:
+    if len(word) < 4:
+        return word
+    i = int(rng.integers(1, len(word) - 1))
+    kind = rng.integers(3)
+    if kind == 0:
+        return word[:i] + word[i + 1:]                      # drop a letter
+    if kind == 1:
+        return word[:i - 1] + word[i] + word[i - 1] + word[i + 1:]  # swap two letters
+    return word[:i] + word[i] + word[i:]                    # double a letter
+
+
+def _brand_names(n: int, rng: np.random.Generator) -> list[str]:
+    names: list[str] = []
+    while len(names) < n:
+        name = "".join(rng.choice(SYLLABLES, size=int(rng.integers(2, 4))))
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _pick(options: list[str], rng: np.random.Generator) -> str:
+    return options[int(rng.integers(len(options)))]
+
+
+# ------------------------------------------------------------------------------------------------ the world
+@dataclass
+class World:
+    """A generated (or loaded) world. Tables are pandas DataFrames; images are uint8 arrays ``[N, S, S, 3]``."""
+
+    config: WorldConfig
+    brands: list[str]
+    products: pd.DataFrame
+    queries: pd.DataFrame
+    purchases: pd.DataFrame
+    seen_negatives: pd.DataFrame
+    captions: pd.DataFrame
+    photos: pd.DataFrame
+    images: np.ndarray
+    caption_images: np.ndarray
+    photo_images: np.ndarray
+    path: Path | None = None
+    generation_seconds: float | None = None
+
+    # -- labels
+    def labels(self, query_ids, product_ids) -> np.ndarray:
+        """E/S/C/I label codes (0..3) for any (query, product) pairs, from attributes (vectorised)."""
+        q = self.queries.set_index("query_id").loc[np.asarray(query_ids).ravel()]
+        p = self.products.iloc[np.asarray(product_ids).ravel()]
+        return intent_labels(q[["category", "colour", "pattern", "material", "brand"]].to_numpy(),
+                             p[["category", "colour", "pattern", "material", "brand"]].to_numpy()
+                             ).reshape(np.shape(query_ids))
+
+    def split_queries(self, split: str) -> pd.DataFrame:
+        return self.queries[self.queries["split"] == split].reset_index(drop=True)
+
+    def split_purchases(self, split: str) -> pd.DataFrame:
+        return self.purchases[self.purchases["split"] == split].reset_index(drop=True)
+
+    def table1(self) -> pd.DataFrame:
+        """The paper's Table 1 for this world: pairs, distinct queries, distinct products per split."""
+        rows = []
+        for split in ("train", "eval"):
+            pairs = self.split_purchases(split)
+            products = pairs["product_id"].nunique() if split == "train" else len(self.products)
+            rows.append({"split": split, "pairs": len(pairs), "queries": pairs["query_id"].nunique(),
+                         "products": products})
+        return pd.DataFrame(rows).set_index("split")
+
+
+def intent_labels(intent: np.ndarray, product: np.ndarray) -> np.ndarray:
+    """Label codes for intents ``[n, 5]`` against products ``[n, 5]`` (category, colour, pattern, material,
+    brand; ``-1`` in an intent means "not asked for")."""
+    same_category = intent[:, 0] == product[:, 0]
+    asked = intent[:, 1:] != NONE
+    mismatch = (asked & (intent[:, 1:] != product[:, 1:])).any(axis=1)
+    complement = COMPLEMENT[intent[:, 0], product[:, 0]]
+    return np.select([same_category & ~mismatch, same_category, complement], [E, S, C], default=I).astype(np.int8)
+
+
+COMPLEMENT = np.zeros((len(CATEGORY_NAMES), len(CATEGORY_NAMES)), dtype=bool)
+for _a, _spec in CATEGORIES.items():
+    for _b in _spec[5]:
+        COMPLEMENT[CATEGORY_NAMES.index(_a), CATEGORY_NAMES.index(_b)] = True
+        COMPLEMENT[CATEGORY_NAMES.index(_b), CATEGORY_NAMES.index(_a)] = True
+
+
+def _generate_products(cfg: WorldConfig, rng: np.random.Generator, brands: list[str]) -> pd.DataFrame:
+    n = cfg.n_products
+    category = rng.integers(0, len(CATEGORY_NAMES), n)
+    colour = rng.integers(0, len(COLOUR_NAMES), n)
+    pattern = rng.choice(len(PATTERN_NAMES), n, p=[0.4, 0.2, 0.15, 0.15, 0.1])
+    material = rng.integers(0, len(MATERIAL_NAMES), n)
+    brand_share = 1.0 / (np.arange(cfg.n_brands) + 3.0)  # a long tail of brands, a few big ones
+    brand = rng.choice(cfg.n_brands, n, p=brand_share / brand_share.sum())
+    popularity = rng.lognormal(0.0, 1.0, n)
+    show = rng.random((4, n)) < np.array([cfg.p_title_colour, cfg.p_title_pattern, cfg.p_title_material,
+                                          cfg.p_title_brand])[:, None]
+    titles = []
+    for i in range(n):
+        words = []
+        if show[3, i]:
+            words.append(brands[brand[i]])
+        if show[0, i]:
+            words.append(COLOUR_NAMES[colour[i]])
+        if show[1, i] and PATTERN_NAMES[pattern[i]] != "plain":
+            words.append(PATTERNS[PATTERN_NAMES[pattern[i]]][0])
+        if show[2, i]:
+            words.append(MATERIAL_NAMES[material[i]])
+        words.append(_pick(CATEGORIES[CATEGORY_NAMES[category[i]]][2], rng))
+        if rng.random() < 0.5:
+            words.append(_pick(TITLE_EXTRAS, rng))
+        if rng.random() < 0.3:
+            words.append(f"{_pick(SYLLABLES, rng)}{int(rng.integers(10, 999))}")  # a model number
+        titles.append(" ".join(words))
+    return pd.DataFrame({
+        "product_id": np.arange(n, dtype=np.int64), "title": titles,
+        "department": [CATEGORIES[CATEGORY_NAMES[c]][0] for c in category],
+        "category": category.astype(np.int16), "colour": colour.astype(np.int16),
+        "pattern": pattern.astype(np.int16), "material": material.astype(np.int16),
+        "brand": brand.astype(np.int16), "popularity": popularity.astype(np.float32)})
+
+
+def _intents(cfg: WorldConfig, rng: np.random.Generator, n: int, products: pd.DataFrame) -> np.ndarray:
+    """Shopper intents ``[n, 5]``, anchored on real products so every intent can be satisfied."""
+    anchor = products.iloc[rng.choice(len(products), n, p=_popularity_p(products))]
+    intent = anchor[["category", "colour", "pattern", "material", "brand"]].to_numpy().astype(np.int64)
+    ask = rng.random((n, 4)) < np.array([cfg.p_query_colour, cfg.p_query_pattern, cfg.p_query_material,
+                                         cfg.p_query_brand])
+    intent[:, 1:][~ask] = NONE
+    return intent
+
+
+def _popularity_p(products: pd.DataFrame) -> np.ndarray:
+    w = products["popularity"].to_numpy(np.float64) ** 0.5
+    return w / w.sum()
+
+
+def _query_text(intent: np.ndarray, rng: np.random.Generator, cfg: WorldConfig, brands: list[str]) -> str:
+    cat, colour, pattern, material, brand = (int(v) for v in intent)
+    spec = CATEGORIES[CATEGORY_NAMES[cat]]
+    noun = _pick(spec[3], rng) if rng.random() < 0.7 else _pick(spec[2], rng)
+    words = [noun]
+    modifiers = []
+    if colour != NONE:
+        modifiers.append(_pick(COLOURS[COLOUR_NAMES[colour]][1], rng))
+    if pattern != NONE:
+        modifiers.append(_pick(PATTERNS[PATTERN_NAMES[pattern]][1], rng))
+    if material != NONE:
+        modifiers.append(_pick(MATERIALS[MATERIAL_NAMES[material]], rng))
+    if brand != NONE:
+        modifiers.append(brands[brand])
+    rng.shuffle(modifiers)
+    words = modifiers + words if rng.random() < 0.75 else words + modifiers  # shoppers also type noun-first
+    text = " ".join(words).split()
+    text = [_typo(w, rng) if rng.random() < cfg.p_typo else w for w in text]
+    return " ".join(text)
+
+
+def _purchases(cfg: WorldConfig, rng: np.random.Generator, intents: np.ndarray, products: pd.DataFrame,
+               n_candidates: int = 64) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per query: its purchased product ids (utility-weighted sampling among matched candidates) and its seen
+    negatives (matched candidates not bought)."""
+    attrs = products[["category", "colour", "pattern", "material", "brand"]].to_numpy().astype(np.int64)
+    log_pop = np.log(products["popularity"].to_numpy(np.float64))
+    by_category = [np.flatnonzero(attrs[:, 0] == c) for c in range(len(CATEGORY_NAMES))]
+    n_q = len(intents)
+    n_buy = 1 + rng.poisson(max(cfg.mean_purchases - 1, 0), n_q)
+    bought: list[np.ndarray] = [np.empty(0, np.int64)] * n_q
+    negatives = np.full((n_q, cfg.n_seen_negatives), -1, dtype=np.int64)
+    weights = np.array([2.0, 1.5, 1.0, 2.0])  # colour, pattern, material, brand
+    for c, pool in enumerate(by_category):
+        rows = np.flatnonzero(intents[:, 0] == c)
+        if rows.size == 0 or pool.size == 0:
+            continue
+        cand = pool[rng.integers(0, pool.size, (rows.size, min(n_candidates, 4 * pool.size)))]
+        asked = intents[rows, 1:, None] != NONE
+        match = attrs[cand][:, :, 1:].transpose(0, 2, 1) == intents[rows, 1:, None]
+        utility = (weights[None, :, None] * np.where(asked, np.where(match, 1.0, -1.0), 0.0)).sum(1)
+        utility = utility + 0.5 * log_pop[cand] + rng.gumbel(size=cand.shape)
+        order = np.argsort(-utility, axis=1, kind="stable")
+        ranked = np.take_along_axis(cand, order, axis=1)
+        for j, r in enumerate(rows):
+            uniq = pd.unique(ranked[j])
+            bought[r] = uniq[: n_buy[r]]
+            rest = uniq[n_buy[r]:]
+            take = rest[rng.permutation(rest.size)[: cfg.n_seen_negatives]]
+            negatives[r, : take.size] = take
+    return bought, negatives
+
+
+def _captions(cfg: WorldConfig, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+    n = cfg.n_captions
+    category = rng.integers(0, len(CATEGORY_NAMES), n)
+    colour = rng.integers(0, len(COLOUR_NAMES), n)
+    pattern = rng.integers(0, len(PATTERN_NAMES), n)
+    texts = []
+    for c, col, pat in zip(category, colour, pattern):
+        spec = CATEGORIES[CATEGORY_NAMES[c]]
+        noun = spec[4] if spec[4] is not None and rng.random() < 0.8 else SILHOUETTE_WORDS[spec[1][0]]
+        col_w = _pick(COLOURS[COLOUR_NAMES[col]][2], rng)
+        pat_w = _pick(PATTERNS[PATTERN_NAMES[pat]][2], rng)
+        form = rng.integers(3)
+        if form == 0:
+            texts.append(f"a photo of a {col_w} {pat_w} {noun}")
+        elif form == 1:
+            texts.append(f"a {noun} that is {col_w} and {pat_w}")
+        else:
+            texts.append(f"{col_w} {noun}, {pat_w}")
+    images = render(category, colour, pattern, rng, cfg.image_size, clutter=int(rng.integers(0, 2)))
+    return pd.DataFrame({"caption_id": np.arange(n, dtype=np.int64), "caption": texts}), images
+
+
+def _photos(cfg: WorldConfig, rng: np.random.Generator, products: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    n = min(cfg.n_query_photos, len(products))
+    pid = rng.choice(len(products), n, replace=False)
+    attrs = products[["category", "colour", "pattern"]].to_numpy()
+    key = attrs[:, 1] * len(PATTERN_NAMES) + attrs[:, 2]
+    distractor = np.full(n, -1, dtype=np.int64)
+    for j, p in enumerate(pid):  # same colour and pattern (the local visual pattern), another category
+        same_look = np.flatnonzero((key == key[p]) & (attrs[:, 0] != attrs[p, 0]))
+        if same_look.size:
+            distractor[j] = same_look[rng.integers(same_look.size)]
+    background = rng.uniform(120, 255, (n, 3))
+    images = render(attrs[pid, 0], attrs[pid, 1], attrs[pid, 2], rng, cfg.image_size, background=background,
+                    scale=(0.9, 1.25), shift=0.2, noise=14.0, clutter=3, occlusion=0.12)
+    return pd.DataFrame({"photo_id": np.arange(n, dtype=np.int64), "product_id": pid.astype(np.int64),
+                         "distractor_id": distractor}), images
+
+
+def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
+    """Generate a world from its config; same config, same world, bit for bit."""
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(cfg.seed)
+    steps = tqdm(total=6, desc="world", disable=not progress, leave=False)
+    brands = _brand_names(cfg.n_brands, rng)
+    products = _generate_products(cfg, rng, brands)
+    steps.update()
+    images = np.empty((cfg.n_products, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)
+    for start in range(0, cfg.n_products, 50_000):  # chunks keep paper-scale worlds within memory
+        sl = slice(start, min(start + 50_000, cfg.n_products))
+        images[sl] = render(products["category"].to_numpy()[sl], products["colour"].to_numpy()[sl],
+                            products["pattern"].to_numpy()[sl], rng, cfg.image_size)
+    steps.update()
+    tables, negs = [], []
+    next_id = 0
+    for split, n in (("train", cfg.n_train_queries), ("eval", cfg.n_eval_queries)):
+        intents = _intents(cfg, rng, n, products)
+        texts = [_query_text(it, rng, cfg, brands) for it in intents]
+        bought, neg = _purchases(cfg, rng, intents, products)
+        ids = np.arange(next_id, next_id + n, dtype=np.int64)
+        next_id += n
+        q = pd.DataFrame({"query_id": ids, "query": texts, "split": split})
+        for j, col in enumerate(["category", "colour", "pattern", "material", "brand"]):
+            q[col] = intents[:, j].astype(np.int16)
+        counts = np.array([b.size for b in bought])
+        tables.append((q, pd.DataFrame({"query_id": np.repeat(ids, counts),
+                                        "product_id": np.concatenate(bought).astype(np.int64), "split": split})))
+        flat = neg.ravel()
+        keep = flat >= 0
+        negs.append(pd.DataFrame({"query_id": np.repeat(ids, neg.shape[1])[keep], "product_id": flat[keep]}))
+        steps.update()
+    queries = pd.concat([t[0] for t in tables], ignore_index=True)
+    # identical query strings are one query, as in a search log: merge them onto their first id
+    first = queries.groupby("query")["query_id"].transform("first")
+    remap = dict(zip(queries["query_id"], first))
+    purchases = pd.concat([t[1] for t in tables], ignore_index=True)
+    purchases["query_id"] = purchases["query_id"].map(remap).astype(np.int64)
+    purchases = purchases.drop_duplicates(["query_id", "product_id"]).reset_index(drop=True)
+    seen = pd.concat(negs, ignore_index=True)
+    seen["query_id"] = seen["query_id"].map(remap).astype(np.int64)
+    seen = seen.drop_duplicates().reset_index(drop=True)
+    queries = queries[queries["query_id"] == first].reset_index(drop=True)
+    # a query string that recurs in the eval month keeps its train-period id; its eval purchases still count
+    purchases["split"] = purchases["split"].astype(str)
+    eval_ids = set(purchases.loc[purchases["split"] == "eval", "query_id"])
+    queries.loc[queries["query_id"].isin(eval_ids) & (queries["split"] == "train"), "split"] = "both"
+    captions, caption_images = _captions(cfg, rng)
+    steps.update()
+    photos, photo_images = _photos(cfg, rng, products)
+    steps.update()
+    steps.close()
+    return World(cfg, brands, products, queries, purchases, seen, captions, photos, images, caption_images,
+                 photo_images, generation_seconds=time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------------------------------------- storage
+_TABLES = ("products", "queries", "purchases", "seen_negatives", "captions", "photos")
+_ARRAYS = ("images", "caption_images", "photo_images")
+
+
+def default_cache_dir() -> Path:
+    """``$MMPAPER_CACHE``, else ``cache/`` in a source checkout, else ``~/.cache/mmpaper``."""
+    if "MMPAPER_CACHE" in os.environ:
+        return Path(os.environ["MMPAPER_CACHE"])
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").exists() and os.access(root, os.W_OK):
+        return root / "cache"
+    return Path.home() / ".cache" / "mmpaper"
+
+
+def save_world(world: World, directory: Path) -> Path:
+    """Write a world atomically: into a temporary sibling, renamed into place only when complete."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+    try:
+        for name in _TABLES:
+            getattr(world, name).to_parquet(tmp / f"{name}.parquet", index=False)
+        for name in _ARRAYS:
+            np.save(tmp / f"{name}.npy", getattr(world, name))
+        meta = {"version": WORLD_VERSION, "config": asdict(world.config), "brands": world.brands,
+                "generation_seconds": world.generation_seconds,
+                "table1": world.table1().reset_index().to_dict(orient="records")}
+        (tmp / "world.json").write_text(json.dumps(meta, indent=2))
+        if directory.exists():
+            shutil.rmtree(directory)
+        tmp.rename(directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    world.path = directory
+    return directory
+
+
+def read_world(directory: Path) -> World:
+    directory = Path(directory)
+    meta = json.loads((directory / "world.json").read_text())
+    cfg = WorldConfig(**meta["config"])
+    tables = {name: pd.read_parquet(directory / f"{name}.parquet") for name in _TABLES}
+    arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+    return World(cfg, meta["brands"], **tables, **arrays, path=directory,
+                 generation_seconds=meta.get("generation_seconds"))
+
+
+def load_world(config: WorldConfig | str = "cpu", cache_dir: Path | str | None = None,
+               progress: bool = False) -> World:
+    """The world for a config or preset name: read from the cache, or generated and cached."""
+    cfg = world_config(config) if isinstance(config, str) else config
+    directory = Path(cache_dir or default_cache_dir()) / "world" / cfg.key()
+    if (directory / "world.json").exists():
+        return read_world(directory)
+    world = generate_world(cfg, progress=progress)
+    save_world(world, directory)
+    return read_world(directory)

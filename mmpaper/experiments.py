@@ -1,0 +1,460 @@
+"""The experiments: presets, the variant registry (Table 2's rows by name) and run directories.
+
+A run directory ``runs/<preset>/<variant>/<hash>/`` holds the resolved config, ``metrics.json``, the top-100
+predictions (``topk.npy``, one row per eval query in ``eval_query_ids.npy`` order) and the checkpoint. The hash
+covers everything that determines the run (the variant, the preset, the world, the package version and the
+upstream stages), so a second call with the same config reuses it and a changed parameter never does.
+
+Stages, as in the paper: stage 0 gives the "public CLIP" (the tiny CLIP pretrained on the world's caption corpus;
+for real data an open_clip pretrained tag or SQID's features), stage 1 trains BiBERT on train-period purchases,
+and every 4tMM / 3tMM variant starts from those weights.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import __version__
+from .towers import TINY_CLIP, BiBERTConfig
+
+# ------------------------------------------------------------------------------------------------- variants
+PAPER_COLUMNS = ("R@100", "E", "S", "C", "I")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    label: str                       # the Table 2 row as the paper prints it
+    model: str                       # bibert | clip | 4tmm | 3tmm
+    fusion: str | None = None        # cat | acat | mlp
+    tune_bibert: bool = False
+    train_mlp: bool = False
+    seen_negatives: bool = False
+    paper: tuple[float, ...] = ()    # Table 2: R@100, E, S, C, I (%)
+    paper_net: tuple[float, ...] = ()  # Table 4: net count mean, std, net R, E, S, C, I
+    paper_overlap: tuple[float, float] | None = None  # Table 3: mean, std
+
+    @property
+    def trains(self) -> bool:
+        return self.model == "bibert" or self.tune_bibert or self.train_mlp
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in [
+    Variant("bibert", "BiBERT", "bibert", paper=(78.1, 52.7, 30.3, 2.4, 13.6)),
+    Variant("clip", "CLIP (zero-shot)", "clip", paper=(46.0, 45.4, 26.5, 2.7, 25.4),
+            paper_net=(84, 15, 10.1, 39.1, 31.5, 3.0, 31.5), paper_overlap=(15, 15)),
+    Variant("4tmm-cat", "4tMM cat", "4tmm", "cat", paper=(78.6, 52.5, 31.1, 2.4, 14.0),
+            paper_net=(60, 21, 20.9, 52.4, 30.8, 2.2, 14.5), paper_overlap=(39, 21)),
+    Variant("4tmm-acat", "4tMM α-cat", "4tmm", "acat", paper=(78.5, 51.9, 31.2, 2.4, 14.5)),
+    Variant("4tmm-mlp", "4tMM MLP", "4tmm", "mlp", train_mlp=True, paper=(75.5, 51.3, 31.1, 2.8, 14.8),
+            paper_net=(62, 20, 17.7, 50.1, 31.1, 3.1, 15.8), paper_overlap=(32, 20)),
+    Variant("4tmm-joint", "4tMM MLP", "4tmm", "mlp", tune_bibert=True, train_mlp=True,
+            paper=(73.3, 54.0, 26.8, 2.7, 11.9), paper_net=(60, 23, 56.2, 57.6, 28.7, 2.2, 11.4),
+            paper_overlap=(37, 20)),
+    Variant("4tmm-joint-seenneg", "4tMM MLP", "4tmm", "mlp", tune_bibert=True, train_mlp=True, seen_negatives=True,
+            paper=(77.8, 50.6, 30.5, 2.3, 13.6)),
+    Variant("4tmm-mlp-seenneg", "4tMM MLP", "4tmm", "mlp", train_mlp=True, seen_negatives=True,
+            paper=(76.4, 51.5, 30.2, 2.3, 13.3)),
+    Variant("3tmm-joint", "3tMM MLP", "3tmm", "mlp", tune_bibert=True, train_mlp=True,
+            paper=(73.1, 53.8, 26.8, 2.7, 12.1), paper_net=(59, 23, 56.2, 57.6, 28.7, 2.2, 11.5)),
+    Variant("3tmm-joint-seenneg", "3tMM MLP", "3tmm", "mlp", tune_bibert=True, train_mlp=True, seen_negatives=True,
+            paper=(74.9, 50.0, 30.4, 2.6, 14.0)),
+    Variant("3tmm-mlp-seenneg", "3tMM MLP", "3tmm", "mlp", train_mlp=True, seen_negatives=True,
+            paper=(76.8, 52.1, 29.5, 2.4, 13.2), paper_net=(55, 24, 57.9, 53.7, 31.2, 2.2, 13.1)),
+]}
+
+
+def variant(name: str) -> Variant:
+    if name not in VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; valid: {list(VARIANTS)} or 'all'")
+    return VARIANTS[name]
+
+
+# -------------------------------------------------------------------------------------------------- presets
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    world: str                                   # a world preset (smoke, cpu, gpu) or "esci"
+    bibert: BiBERTConfig = field(default_factory=BiBERTConfig)
+    clip_model: str = TINY_CLIP
+    clip_pretrained: str | None = None           # None: stage 0 pretrains on the caption corpus
+    clip_epochs: int = 12
+    bibert_epochs: int = 8
+    variant_epochs: int = 4
+    batch_size: int = 128
+    clip_batch_size: int = 256
+    lr_clip: float = 2e-3
+    lr_bibert: float = 1e-3
+    lr_variant: float = 5e-4
+    temperature: float = 0.05
+    n_seen_negatives: int = 3
+    fused_dim: int = 128
+    k: int = 100
+    patience: int = 2
+    val_fraction: float = 0.1
+    alpha_grid: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    seed: int = 0
+    accelerator: str = "cpu"
+    esci_dir: str | None = None
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+PRESETS: dict[str, Preset] = {
+    "smoke": Preset("smoke", "smoke", BiBERTConfig(vocab_size=600, hidden_size=32, intermediate_size=64,
+                                                   embed_dim=32, max_length=16),
+                    clip_epochs=2, bibert_epochs=2, variant_epochs=1, batch_size=64, clip_batch_size=128,
+                    patience=None),
+    "cpu": Preset("cpu", "cpu"),
+    "gpu": Preset("gpu", "gpu", BiBERTConfig(vocab_size=16000, hidden_size=768, num_layers=2, num_heads=4,
+                                             intermediate_size=3072, max_length=32, embed_dim=256),
+                  clip_model="ViT-B-32-256", clip_epochs=10, bibert_epochs=6, variant_epochs=3, batch_size=1024,
+                  clip_batch_size=1024, lr_bibert=2e-4, lr_variant=1e-4, fused_dim=256, accelerator="gpu"),
+    "esci": Preset("esci", "esci", BiBERTConfig(vocab_size=16000, hidden_size=256, intermediate_size=1024,
+                                                max_length=32, embed_dim=256),
+                   clip_model="ViT-L-14", clip_pretrained="openai", batch_size=512, fused_dim=256,
+                   accelerator="auto", esci_dir="data/esci"),
+}
+
+
+def preset(name: str, **overrides) -> Preset:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid: {list(PRESETS)}")
+    return replace(PRESETS[name], **overrides)
+
+
+def default_runs_dir() -> Path:
+    from .data.world import default_cache_dir
+
+    return default_cache_dir().parent / "runs" if default_cache_dir().name == "cache" else \
+        default_cache_dir() / "runs"
+
+
+def _hash(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=float))
+    tmp.replace(path)
+
+
+@dataclass
+class RunResult:
+    variant: str
+    directory: Path
+    metrics: dict
+    reused: bool
+
+    def topk(self) -> np.ndarray:
+        return np.load(self.directory / "topk.npy")
+
+
+# ---------------------------------------------------------------------------------------------- experiment
+class Experiment:
+    """All runs of one preset: ``Experiment("cpu").run("4tmm-cat")`` trains (or reuses) and evaluates."""
+
+    def __init__(self, preset_name: str | Preset = "cpu", *, runs_dir: str | Path | None = None,
+                 cache_dir: str | Path | None = None, progress: bool = True, **overrides):
+        self.preset = preset_name if isinstance(preset_name, Preset) else preset(preset_name, **overrides)
+        self.runs_dir = Path(runs_dir or default_runs_dir()) / self.preset.name
+        self.cache_dir = cache_dir
+        self.progress = progress
+        self._catalog = None
+        self._store = None
+        self._models: dict[str, object] = {}
+
+    # -- data
+    @property
+    def catalog(self):
+        if self._catalog is None:
+            if self.preset.world == "esci":
+                from .data.esci import load_esci
+
+                self._catalog = load_esci(self.preset.esci_dir)
+            else:
+                from .data.world import load_world, world_config
+
+                self._catalog = load_world(world_config(self.preset.world, seed=self.preset.seed),
+                                           self.cache_dir, progress=self.progress)
+        return self._catalog
+
+    def world_key(self) -> str:
+        if self.preset.world == "esci":
+            return f"esci:{Path(self.preset.esci_dir).resolve()}"
+        from .data.world import world_config
+
+        return world_config(self.preset.world, seed=self.preset.seed).key()
+
+    def eval_query_ids(self) -> np.ndarray:
+        p = self.catalog.purchases
+        return np.sort(p.loc[p["split"] == "eval", "query_id"].unique())
+
+    # -- hashes (configs only, so they are known before anything trains)
+    def stage_hash(self, stage: str) -> str:
+        base = {"preset": asdict(self.preset), "world": self.world_key(), "version": __version__}
+        if stage == "clip":
+            keys = ("clip_model", "clip_pretrained", "clip_epochs", "clip_batch_size", "lr_clip", "seed")
+            return _hash({"stage": "clip", "world": base["world"], "version": __version__,
+                          **{k: base["preset"][k] for k in keys}})
+        return _hash({"stage": stage, **base, "clip": self.stage_hash("clip")})
+
+    def run_dir(self, name: str) -> Path:
+        variant(name)
+        return self.runs_dir / name / self.stage_hash(name)
+
+    # -- stage 0: the "public" CLIP and its frozen features
+    def clip_dir(self) -> Path:
+        return self.runs_dir / "stage0-clip" / self.stage_hash("clip")
+
+    def clip_towers(self):
+        from .towers import CLIPTowers
+
+        if "clip" in self._models:
+            return self._models["clip"]
+        p = self.preset
+        directory = self.clip_dir()
+        if p.clip_pretrained is not None:
+            clip = CLIPTowers(p.clip_model, pretrained=p.clip_pretrained)
+        elif (directory / "clip.pt").exists():
+            clip = CLIPTowers(p.clip_model, pretrained=str(directory / "clip.pt"))
+        else:
+            clip = self._pretrain_clip(directory)
+        self._models["clip"] = clip.freeze()
+        return self._models["clip"]
+
+    def _pretrain_clip(self, directory: Path):
+        import pytorch_lightning as pl
+
+        from .data.modules import CaptionDataModule
+        from .towers import CLIPTowers
+        from .train import CLIPPretrainSystem, make_trainer
+
+        p, world = self.preset, self.catalog
+        directory.mkdir(parents=True, exist_ok=True)
+        pl.seed_everything(p.seed, workers=True, verbose=False)
+        clip = CLIPTowers(p.clip_model)
+        tokens = clip.tokenize(world.captions["caption"].tolist())
+        dm = CaptionDataModule(world.caption_images, tokens, batch_size=p.clip_batch_size, seed=p.seed)
+        t0 = time.perf_counter()
+        trainer = make_trainer(directory, max_epochs=p.clip_epochs, accelerator=p.accelerator,
+                               progress=self.progress)
+        trainer.fit(CLIPPretrainSystem(clip, lr=p.lr_clip), datamodule=dm,
+                    ckpt_path=self._resume_from(directory))
+        clip.save(directory / "clip.pt")
+        _write_json(directory / "stage.json", {"stage": "clip", "train_seconds": time.perf_counter() - t0,
+                                               "epochs": trainer.current_epoch})
+        return clip
+
+    @staticmethod
+    def _resume_from(directory: Path) -> str | None:
+        last = directory / "last.ckpt"
+        return str(last) if last.exists() else None
+
+    def clip_features(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frozen ``g_i`` of every product image and ``g_t`` of every query, computed once per stage-0 CLIP."""
+        cat = self.catalog
+        if getattr(cat, "product_clip_image", None) is not None:  # SQID's precomputed features
+            return torch.from_numpy(cat.product_clip_image), torch.from_numpy(cat.query_clip_text)
+        path = self.clip_dir() / "features.npz"
+        if not path.exists():
+            from .retrieval import embed
+
+            clip = self.clip_towers()
+            bs = 1024
+            images = cat.images
+            prod = embed(lambda b: clip.encode_image(b["x"]),
+                         ({"x": torch.from_numpy(np.asarray(images[i:i + bs]))} for i in range(0, len(images), bs)),
+                         desc="CLIP image features", progress=self.progress)
+            texts = cat.queries["query"].tolist()
+            qry = embed(lambda b: clip.encode_text(b["x"]),
+                        ({"x": clip.tokenize(texts[i:i + bs])} for i in range(0, len(texts), bs)),
+                        desc="CLIP text features", progress=self.progress)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, product=prod, query=qry)
+        data = np.load(path)
+        return torch.from_numpy(data["product"]), torch.from_numpy(data["query"])
+
+    # -- stage 1: BiBERT
+    def bibert(self):
+        """The stage-1 BiBERT (trained by the ``bibert`` variant); a fresh copy for each caller."""
+        import copy
+
+        from .towers import BiBERT
+
+        if "bibert" not in self._models:
+            directory = self.run_dir("bibert")
+            if not (directory / "bibert" / "bibert.pt").exists():
+                self.run("bibert")
+            self._models["bibert"] = BiBERT.load(directory / "bibert")
+        return copy.deepcopy(self._models["bibert"])
+
+    def store(self, tokenizer_source=None):
+        from .data.modules import FeatureStore, TokenTable
+
+        if self._store is None:
+            bibert = tokenizer_source or self.bibert()
+            cat = self.catalog
+            product_clip, query_clip = self.clip_features()
+            self._store = FeatureStore(TokenTable.build(bibert.tokenize, cat.products["title"].tolist()),
+                                       TokenTable.build(bibert.tokenize, cat.queries["query"].tolist()),
+                                       product_clip=product_clip, query_clip=query_clip)
+        return self._store
+
+    # -- models
+    def build_model(self, name: str, bibert=None):
+        from .models import BiBERTRetriever, CLIPRetriever, FourTowerMM, ThreeTowerMM
+
+        v, p = variant(name), self.preset
+        if v.model == "clip":
+            return CLIPRetriever(None)
+        bibert = bibert if bibert is not None else self.bibert()
+        if v.model == "bibert":
+            return BiBERTRetriever(bibert)
+        clip_dim = int(self.clip_features()[0].shape[1])
+        if v.model == "4tmm":
+            model = FourTowerMM(bibert, None, v.fusion, clip_dim=clip_dim, alpha=self.alpha() if v.fusion == "acat"
+                                else 0.5, out_dim=p.fused_dim)
+        else:
+            model = ThreeTowerMM(bibert, None, clip_dim=clip_dim, out_dim=p.fused_dim)
+        return model.set_trainable(bibert=v.tune_bibert, fusion=v.train_mlp, clip=False)
+
+    def alpha(self) -> float:
+        """α of Eq. 4, chosen by validation recall on held-out train-period queries (never the eval set)."""
+        path = self.runs_dir / "alpha" / self.stage_hash("alpha") / "alpha.json"
+        if path.exists():
+            return json.loads(path.read_text())["alpha"]
+        from .models import FourTowerMM
+        from .train import RetrievalSystem
+
+        dm = self._datamodule(seen=False)
+        curve = {}
+        bibert = self.bibert()
+        for a in self.preset.alpha_grid:
+            model = FourTowerMM(bibert, None, "acat", clip_dim=int(self.clip_features()[0].shape[1]), alpha=a)
+            system = self._system("4tmm-acat", model, dm)
+            curve[a] = system.validation_recall()
+        best = max(curve, key=lambda a: (curve[a], -abs(a - 0.5)))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_json(path, {"alpha": best, "validation_recall": {str(a): r for a, r in curve.items()}})
+        return best
+
+    def _datamodule(self, seen: bool):
+        from .data.modules import PairsDataModule
+
+        p = self.preset
+        return PairsDataModule(self.catalog, self.store(), batch_size=p.batch_size,
+                               seen_negatives=p.n_seen_negatives if seen else 0, val_fraction=p.val_fraction,
+                               seed=p.seed)
+
+    def _system(self, name, model, dm, lr=None):
+        from .train import RetrievalSystem
+
+        p = self.preset
+        return RetrievalSystem(model, name=name, lr=lr or p.lr_variant, temperature=p.temperature,
+                               seen_negatives=dm.k > 0, store=dm.store, val_query_rows=dm.val_query_rows(),
+                               val_pairs=dm.val_pairs, query_row=dm.query_row, k=p.k)
+
+    # -- one variant
+    def run(self, name: str, *, force: bool = False, callbacks=None) -> RunResult:
+        """Train (when the variant trains) and evaluate one variant; reuse its run directory when complete."""
+        import pytorch_lightning as pl
+
+        from .train import make_trainer
+
+        v = variant(name)
+        directory = self.run_dir(name)
+        if (directory / "metrics.json").exists() and not force:
+            return RunResult(name, directory, json.loads((directory / "metrics.json").read_text()), True)
+        directory.mkdir(parents=True, exist_ok=True)
+        p = self.preset
+        _write_json(directory / "config.json", {"variant": asdict(v), "preset": asdict(p), "world": self.world_key(),
+                                                "version": __version__, "clip_stage": self.stage_hash("clip")})
+        pl.seed_everything(p.seed, workers=True, verbose=False)
+        t0 = time.perf_counter()
+        epochs = 0
+        if v.model == "bibert":
+            from .towers import BiBERT
+
+            cat = self.catalog
+            train_q = cat.queries[cat.queries["split"] != "eval"]["query"].tolist()
+            bibert = BiBERT.from_texts(cat.products["title"].tolist() + train_q, p.bibert)
+            self._store = None
+            store_owner = bibert
+            self.store(tokenizer_source=store_owner)
+            model = self.build_model(name, bibert=bibert)
+        else:
+            model = self.build_model(name)
+        if v.trains:
+            dm = self._datamodule(seen=v.seen_negatives)
+            lr = p.lr_bibert if v.model == "bibert" else p.lr_variant
+            system = self._system(name, model, dm, lr=lr)
+            max_epochs = p.bibert_epochs if v.model == "bibert" else p.variant_epochs
+            trainer = make_trainer(directory, max_epochs=max_epochs, accelerator=p.accelerator,
+                                   patience=p.patience, progress=self.progress)
+            if callbacks:
+                trainer.callbacks.extend(callbacks)
+            trainer.fit(system, datamodule=dm, ckpt_path=self._resume_from(directory))
+            if trainer.interrupted:
+                raise KeyboardInterrupt(f"variant {name!r} interrupted; rerun to resume from {directory}/last.ckpt")
+            epochs = trainer.current_epoch
+        train_seconds = time.perf_counter() - t0
+        if v.model == "bibert":
+            model.bibert.save(directory / "bibert")
+        torch.save(model.state_dict(), directory / "model.pt")
+        metrics = self.evaluate(model, directory)
+        metrics.update({"variant": name, "train_seconds": train_seconds, "epochs": epochs,
+                        "trainable_parts": model.trainable_parts if v.trains else []})
+        if v.fusion == "acat":
+            metrics["alpha"] = self.alpha()
+        _write_json(directory / "metrics.json", metrics)
+        return RunResult(name, directory, metrics, False)
+
+    def evaluate(self, model, directory: Path) -> dict:
+        """§4.2: embed every eval query and product, FAISS exact top-k, recall@k and label precision."""
+        from .metrics import label_precision, recall_at_k
+        from .retrieval import embed, search
+
+        t0 = time.perf_counter()
+        cat, store, k = self.catalog, self.store(), self.preset.k
+        qids = self.eval_query_ids()
+        qrow = pd.Series(np.arange(len(cat.queries)), index=cat.queries["query_id"].to_numpy())
+        products = embed(model.encode_products, store.product_batches(np.arange(len(cat.products)), 1024),
+                         desc="products", progress=self.progress)
+        queries = embed(model.encode_queries, store.query_batches(qrow.loc[qids].to_numpy(), 1024),
+                        desc="queries", progress=self.progress)
+        _, topk = search(queries, products, min(k, len(products)))
+        evalp = cat.purchases[cat.purchases["split"] == "eval"]
+        local = pd.Series(np.arange(len(qids)), index=qids)
+        recall = recall_at_k(topk, local.loc[evalp["query_id"]].to_numpy(), evalp["product_id"].to_numpy())
+        labels = cat.labels(np.broadcast_to(qids[:, None], topk.shape), topk)
+        np.save(directory / "topk.npy", topk)
+        np.save(directory / "eval_query_ids.npy", qids)
+        np.save(directory / "topk_labels.npy", labels)
+        lp = label_precision(labels)
+        return {"recall": recall, **lp.as_dict(), "n_queries": int(len(qids)), "n_products": int(len(products)),
+                "k": int(topk.shape[1]), "eval_seconds": time.perf_counter() - t0}
+
+    def run_all(self, names=None, force: bool = False) -> dict[str, RunResult]:
+        names = list(VARIANTS) if names in (None, "all", ["all"]) else names
+        return {n: self.run(n, force=force) for n in names}
+
+    def result(self, name: str) -> RunResult:
+        directory = self.run_dir(name)
+        if not (directory / "metrics.json").exists():
+            raise FileNotFoundError(f"no finished run of {name!r} for preset {self.preset.name!r} in {directory}; "
+                                    f"run: python -m mmpaper run --preset {self.preset.name} --variant {name}")
+        return RunResult(name, directory, json.loads((directory / "metrics.json").read_text()), True)
+
+    def clean(self) -> None:
+        shutil.rmtree(self.runs_dir, ignore_errors=True)

@@ -1,0 +1,135 @@
+"""The Lightning systems: one ``RetrievalSystem`` over any retrieval model (Eq. 1 training with the paper's
+switches), and ``CLIPPretrainSystem`` for stage 0 (the tiny CLIP on the caption corpus).
+
+The models stay plain ``nn.Module``s (``mmpaper.models``); the systems hold the loss, the optimiser (Adam, as in
+the paper), validation recall and the NaN guard.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from .data.modules import FeatureStore, negatives_as_products
+from .losses import nt_xent, symmetric_nt_xent
+from .models import RetrievalModel
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the message names the variant and the step."""
+
+
+def _check_finite(loss: torch.Tensor, name: str, step: int) -> None:
+    if not torch.isfinite(loss).all():
+        raise NonFiniteLossError(f"variant {name!r}: loss is {loss.item()} at step {step}; the run directory "
+                                 f"keeps the last checkpoint written before it")
+
+
+class RetrievalSystem(pl.LightningModule):
+    """Trains a retrieval model with NT-Xent (Eq. 1): in-batch negatives, optional seen negatives, gathered
+    across processes under DDP. Validation recall@k on held-out train-period queries drives early stopping."""
+
+    def __init__(self, model: RetrievalModel, *, name: str = "model", lr: float = 1e-3, temperature: float = 0.05,
+                 seen_negatives: bool = False, store: FeatureStore | None = None,
+                 val_query_rows: np.ndarray | None = None, val_pairs=None, query_row=None, k: int = 100,
+                 eval_batch_size: int = 512):
+        super().__init__()
+        self.model = model
+        self.name, self.lr, self.temperature, self.seen_negatives = name, lr, temperature, seen_negatives
+        self.store, self.val_query_rows, self.val_pairs, self.query_row = store, val_query_rows, val_pairs, query_row
+        self.k, self.eval_batch_size = k, eval_batch_size
+
+    def forward(self, batch):
+        return self.model.encode_queries(batch)
+
+    def training_step(self, batch, batch_idx):
+        q = self.model.encode_queries(batch)
+        d = self.model.encode_products(batch)
+        negs = self.model.encode_products(negatives_as_products(batch)) if self.seen_negatives else None
+        gather = self.trainer is not None and self.trainer.world_size > 1
+        loss = nt_xent(q, d, self.temperature, negs, gather=gather)
+        _check_finite(loss, self.name, self.global_step)
+        self.log("train_loss", loss, prog_bar=True, batch_size=q.shape[0])
+        return loss
+
+    def validation_recall(self) -> float:
+        """Recall@k of the held-out train-period queries against the whole catalog."""
+        from .metrics import recall_at_k
+        from .retrieval import embed, search
+
+        n_products = len(self.store.product_tokens.input_ids)
+        rows = np.arange(n_products)
+        products = embed(self.model.encode_products, self.store.product_batches(rows, self.eval_batch_size),
+                         device=self.device, progress=False)
+        queries = embed(self.model.encode_queries, self.store.query_batches(self.val_query_rows,
+                                                                            self.eval_batch_size),
+                        device=self.device, progress=False)
+        _, topk = search(queries, products, min(self.k, n_products), use_gpu=False)
+        local = {q: i for i, q in enumerate(self.val_query_rows)}
+        qrows = self.query_row.loc[self.val_pairs["query_id"]].to_numpy()
+        return recall_at_k(topk, np.array([local[r] for r in qrows]), self.val_pairs["product_id"].to_numpy())
+
+    def on_train_epoch_end(self):
+        if self.store is not None and self.val_query_rows is not None and len(self.val_query_rows):
+            recall = self.validation_recall() if self.global_rank == 0 else 0.0
+            recall = float(self.trainer.strategy.broadcast(recall, src=0))
+            self.log("val_recall", recall, prog_bar=True, sync_dist=False, rank_zero_only=False)
+
+    def configure_optimizers(self):
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f"variant {self.name!r} has nothing to train (every part is frozen)")
+        return torch.optim.Adam(params, lr=self.lr)
+
+
+class CLIPPretrainSystem(pl.LightningModule):
+    """Stage 0: CLIP's symmetric contrastive loss on (image, caption) pairs of the generic corpus."""
+
+    def __init__(self, clip, lr: float = 1e-3, temperature: float = 0.07):
+        super().__init__()
+        self.clip, self.lr, self.temperature = clip, lr, temperature
+
+    def training_step(self, batch, batch_idx):
+        img = self.clip.encode_image(batch["image"])
+        txt = self.clip.encode_text(batch["text"])
+        loss = symmetric_nt_xent(img, txt, self.temperature)
+        _check_finite(loss, "clip-pretrain", self.global_step)
+        self.log("train_loss", loss, prog_bar=True, batch_size=img.shape[0])
+        return loss
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.clip.parameters(), lr=self.lr, weight_decay=0.05)
+        total = max(1, self.trainer.estimated_stepping_batches)
+        warm = max(1, total // 20)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def make_trainer(directory, *, max_epochs: int, accelerator: str = "auto", devices="auto", strategy="auto",
+                 patience: int | None = None, progress: bool = True, deterministic: bool = True,
+                 max_steps: int = -1, precision=None) -> pl.Trainer:
+    """A Trainer with the project's callbacks: last/best checkpoints in ``directory``, CSV logs, early stopping
+    on validation recall when ``patience`` is given."""
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    from pytorch_lightning.loggers import CSVLogger
+
+    callbacks = [ModelCheckpoint(dirpath=directory, filename="epoch{epoch}", save_last=True, save_top_k=0,
+                                 every_n_epochs=1)]
+    if patience is not None:
+        callbacks.append(EarlyStopping(monitor="val_recall", mode="max", patience=patience))
+    loggers = [CSVLogger(directory, name="logs", version="")]
+    try:  # TensorBoard when installed
+        import tensorboard  # noqa: F401
+        from pytorch_lightning.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(directory, name="tb", version=""))
+    except ImportError:
+        pass
+    return pl.Trainer(default_root_dir=directory, max_epochs=max_epochs, max_steps=max_steps,
+                      accelerator=accelerator, devices=devices, strategy=strategy, callbacks=callbacks,
+                      logger=loggers, enable_progress_bar=progress, enable_model_summary=False,
+                      deterministic=deterministic, log_every_n_steps=10, num_sanity_val_steps=0,
+                      precision=precision)
