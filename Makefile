@@ -44,3 +44,6 @@ tables: $(STAMP)
 
 clean:
 	rm -rf _build cache runs
+
+book: $(STAMP)
+	$(PY) -m mmpaper book --preset $(PRESET)

@@ -380,6 +380,12 @@ class Experiment:
         p = self.preset
         _write_json(directory / "config.json", {"variant": asdict(v), "preset": asdict(p), "world": self.world_key(),
                                                 "version": __version__, "clip_stage": self.stage_hash("clip")})
+        if v.model != "bibert":  # upstream stages first, so they never shift this run's random state
+            self.clip_features()
+            if v.model != "clip":
+                self.bibert()
+            if v.fusion == "acat":
+                self.alpha()
         pl.seed_everything(p.seed, workers=True, verbose=False)
         t0 = time.perf_counter()
         epochs = 0

@@ -31,8 +31,11 @@ class TokenTable:
                    torch.cat([p["attention_mask"] for p in parts]).to(torch.int8))
 
     def rows(self, idx: torch.Tensor, prefix: str) -> dict[str, torch.Tensor]:
-        return {f"{prefix}_input_ids": self.input_ids[idx].long(),
-                f"{prefix}_attention_mask": self.attention_mask[idx].long()}
+        mask = self.attention_mask[idx]
+        # cut the padding shared by the whole batch: short titles and queries cost a third of max_length
+        width = max(int(mask.sum(1).max()), 1) if len(idx) else mask.shape[1]
+        return {f"{prefix}_input_ids": self.input_ids[idx, :width].long(),
+                f"{prefix}_attention_mask": mask[:, :width].long()}
 
 
 @dataclass

@@ -27,19 +27,24 @@ _KIND_CHECK = {"int": pd.api.types.is_integer_dtype, "float": pd.api.types.is_fl
                "str": lambda d: pd.api.types.is_string_dtype(d) or pd.api.types.is_object_dtype(d)}
 
 
+def _show(value) -> str:
+    """An example value as a reader would type it (no ``np.int64(...)`` wrapper)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def check_columns(df: pd.DataFrame, table: str, file: str) -> None:
     for col, kind in SCHEMA[table].items():
         if col not in df.columns:
             raise CatalogError(f"{file}: column {col!r} is missing (columns: {list(df.columns)})")
         if not _KIND_CHECK[kind](df[col].dtype):
             example = df[col].iloc[0] if len(df) else None
-            raise CatalogError(f"{file}: column {col!r} should be {kind}, got {df[col].dtype} (e.g. {example!r})")
+            raise CatalogError(f"{file}: column {col!r} should be {kind}, got {df[col].dtype} (e.g. {_show(example)})")
 
 
 def check_unique(df: pd.DataFrame, column: str, file: str) -> None:
     dup = df[column][df[column].duplicated()]
     if len(dup):
-        raise CatalogError(f"{file}: column {column!r} has duplicate value {dup.iloc[0]!r} "
+        raise CatalogError(f"{file}: column {column!r} has duplicate value {_show(dup.iloc[0])} "
                            f"({len(dup)} duplicates)")
 
 
@@ -53,7 +58,7 @@ def check_text(df: pd.DataFrame, column: str, file: str) -> None:
 def check_references(df: pd.DataFrame, column: str, known: pd.Series, file: str, target: str) -> None:
     unknown = ~df[column].isin(known)
     if unknown.any():
-        raise CatalogError(f"{file}: column {column!r} refers to unknown {target} {df[column][unknown].iloc[0]!r} "
+        raise CatalogError(f"{file}: column {column!r} refers to unknown {target} {_show(df[column][unknown].iloc[0])} "
                            f"({int(unknown.sum())} rows)")
 
 

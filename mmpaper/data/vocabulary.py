@@ -12,23 +12,23 @@ from __future__ import annotations
 # name: (department, silhouette, catalog nouns, shopper words, everyday noun or None, complementary categories)
 CATEGORIES: dict[str, tuple[str, tuple[str, float, float], list[str], list[str], str | None, list[str]]] = {
     "tshirt":      ("clothing", ("tee", 0.80, 0.80), ["t-shirt", "tshirt"], ["tee", "t shirt", "top"], "shirt", ["trousers", "shorts"]),
-    "trousers":    ("clothing", ("rect", 0.45, 0.90), ["trousers"], ["pants", "slacks", "chinos"], None, ["tshirt", "belt"]),
-    "shorts":      ("clothing", ("rect", 0.75, 0.45), ["shorts"], ["short pants", "shorts"], None, ["tshirt", "sandals"]),
+    "trousers":    ("clothing", ("rect", 0.45, 0.90), ["trousers"], ["pants", "slacks", "chinos"], "pants", ["tshirt", "belt"]),
+    "shorts":      ("clothing", ("rect", 0.75, 0.45), ["shorts"], ["short pants", "shorts"], "shorts", ["tshirt", "sandals"]),
     "dress":       ("clothing", ("trapezoid", 0.70, 0.90), ["dress"], ["frock", "gown", "dress"], "dress", ["sandals", "handbag"]),
     "jacket":      ("clothing", ("cross", 0.85, 0.85), ["jacket"], ["coat", "parka", "jacket"], "jacket", ["scarf"]),
-    "scarf":       ("clothing", ("rect", 0.90, 0.25), ["scarf"], ["muffler", "shawl", "scarf"], None, ["jacket", "beanie"]),
+    "scarf":       ("clothing", ("rect", 0.90, 0.25), ["scarf"], ["muffler", "shawl", "scarf"], "scarf", ["jacket", "beanie"]),
     "beanie":      ("clothing", ("ellipse", 0.70, 0.45), ["beanie hat"], ["beanie", "winter hat", "toque"], "hat", ["scarf"]),
     "belt":        ("clothing", ("rect", 0.95, 0.12), ["belt"], ["waist belt", "belt"], None, ["trousers"]),
     "sneakers":    ("footwear", ("trapezoid", 0.85, 0.40), ["sneakers"], ["trainers", "kicks", "running shoes"], "shoe", ["socks"]),
     "boots":       ("footwear", ("tee", 0.55, 0.90), ["boots"], ["boots", "booties"], "boot", ["socks"]),
-    "sandals":     ("footwear", ("diamond", 0.90, 0.45), ["sandals"], ["flip flops", "sliders", "sandals"], None, ["dress", "shorts"]),
+    "sandals":     ("footwear", ("diamond", 0.90, 0.45), ["sandals"], ["flip flops", "sliders", "sandals"], "sandal", ["dress", "shorts"]),
     "socks":       ("footwear", ("rect", 0.30, 0.80), ["socks"], ["socks", "ankle socks"], "sock", ["sneakers", "boots"]),
     "mug":         ("kitchen", ("ring", 0.65, 0.75), ["mug"], ["coffee cup", "mug", "cuppa cup"], "cup", ["teapot"]),
     "teapot":      ("kitchen", ("ellipse", 0.90, 0.65), ["teapot"], ["tea kettle", "teapot"], "teapot", ["mug"]),
     "plate":       ("kitchen", ("ellipse", 0.90, 0.90), ["dinner plate"], ["plate", "dish"], "plate", ["bowl"]),
     "bowl":        ("kitchen", ("ellipse", 0.85, 0.50), ["bowl"], ["bowl", "soup bowl"], "bowl", ["plate"]),
     "phonecase":   ("electronics", ("rect", 0.50, 0.85), ["phone case"], ["cell cover", "phone cover", "case"], None, ["charger"]),
-    "headphones":  ("electronics", ("ring", 0.90, 0.90), ["headphones"], ["earphones", "headset", "cans"], None, ["charger"]),
+    "headphones":  ("electronics", ("ring", 0.90, 0.90), ["headphones"], ["earphones", "headset", "cans"], "headphones", ["charger"]),
     "charger":     ("electronics", ("diamond", 0.50, 0.80), ["charger"], ["charging cable", "power adapter"], None, ["phonecase", "headphones"]),
     "pillow":      ("home", ("rect", 0.85, 0.60), ["cushion"], ["pillow", "throw pillow"], "pillow", ["rug"]),
     "rug":         ("home", ("rect", 0.95, 0.75), ["rug"], ["carpet", "mat", "area rug"], "rug", ["pillow"]),
@@ -40,29 +40,29 @@ CATEGORIES: dict[str, tuple[str, tuple[str, float, float], list[str], list[str],
     "handbag":     ("sports", ("trapezoid", 0.60, 0.60), ["handbag"], ["purse", "tote", "handbag"], "bag", ["dress"]),
 }
 
-# name: (RGB, shopper synonyms, everyday words)
+# name: (RGB, shopper synonyms, everyday words: the common synonyms, not the rarer shop ones)
 COLOURS: dict[str, tuple[tuple[int, int, int], list[str], list[str]]] = {
-    "red":    ((200, 30, 40), ["red", "crimson", "scarlet"], ["red"]),
-    "blue":   ((30, 60, 200), ["blue", "navy", "cobalt"], ["blue"]),
-    "green":  ((40, 150, 60), ["green", "olive", "emerald"], ["green"]),
+    "red":    ((200, 30, 40), ["red", "crimson", "scarlet"], ["red", "crimson"]),
+    "blue":   ((30, 60, 200), ["blue", "navy", "cobalt"], ["blue", "navy"]),
+    "green":  ((40, 150, 60), ["green", "olive", "emerald"], ["green", "olive"]),
     "yellow": ((235, 200, 40), ["yellow", "mustard", "lemon"], ["yellow"]),
     "orange": ((240, 130, 30), ["orange", "tangerine"], ["orange"]),
-    "purple": ((120, 50, 160), ["purple", "violet", "lilac"], ["purple"]),
-    "pink":   ((240, 130, 180), ["pink", "rose", "blush"], ["pink"]),
+    "purple": ((120, 50, 160), ["purple", "violet", "lilac"], ["purple", "violet"]),
+    "pink":   ((240, 130, 180), ["pink", "rose", "blush"], ["pink", "rose"]),
     "black":  ((25, 25, 25), ["black", "jet black", "ebony"], ["black", "dark"]),
-    "white":  ((245, 245, 240), ["white", "ivory", "cream"], ["white"]),
-    "grey":   ((128, 128, 128), ["grey", "gray", "charcoal"], ["grey", "gray"]),
-    "brown":  ((120, 75, 40), ["brown", "tan", "chocolate"], ["brown"]),
-    "teal":   ((20, 140, 140), ["teal", "turquoise", "aqua"], ["teal", "blue green"]),
+    "white":  ((245, 245, 240), ["white", "ivory", "cream"], ["white", "cream"]),
+    "grey":   ((128, 128, 128), ["grey", "gray", "charcoal"], ["grey", "gray", "charcoal"]),
+    "brown":  ((120, 75, 40), ["brown", "tan", "chocolate"], ["brown", "tan"]),
+    "teal":   ((20, 140, 140), ["teal", "turquoise", "aqua"], ["teal", "turquoise"]),
 }
 
 # name: (catalog word, shopper synonyms, everyday words)
 PATTERNS: dict[str, tuple[str, list[str], list[str]]] = {
     "plain":   ("solid", ["plain", "solid", "solid colour"], ["plain"]),
-    "striped": ("striped", ["striped", "stripes", "stripy"], ["striped", "with stripes"]),
-    "dotted":  ("polka dot", ["dotted", "polka dot", "spotty"], ["dotted", "spotted"]),
-    "checked": ("checked", ["checked", "plaid", "checkered", "tartan"], ["checked", "checkered"]),
-    "diagonal": ("diagonal stripe", ["diagonal", "slanted stripes"], ["diagonal lines"]),
+    "striped": ("striped", ["striped", "stripes", "stripy"], ["striped", "stripes"]),
+    "dotted":  ("polka dot", ["dotted", "polka dot", "spotty"], ["dotted", "polka dot"]),
+    "checked": ("checked", ["checked", "plaid", "checkered", "tartan"], ["checked", "plaid"]),
+    "diagonal": ("diagonal stripe", ["diagonal", "slanted stripes"], ["diagonal"]),
 }
 
 MATERIALS: dict[str, list[str]] = {

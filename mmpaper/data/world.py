@@ -37,7 +37,7 @@ import pandas as pd
 
 from .vocabulary import (CATEGORIES, COLOURS, MATERIALS, PATTERNS, SILHOUETTE_WORDS, SYLLABLES, TITLE_EXTRAS)
 
-WORLD_VERSION = 1  # bump when generation changes, so cached worlds are never reused across versions
+WORLD_VERSION = 2  # bump when generation changes, so cached worlds are never reused across versions
 E, S, C, I = 0, 1, 2, 3
 NONE = -1  # an attribute the intent does not ask for
 
@@ -372,7 +372,13 @@ def _captions(cfg: WorldConfig, rng: np.random.Generator) -> tuple[pd.DataFrame,
     texts = []
     for c, col, pat in zip(category, colour, pattern):
         spec = CATEGORIES[CATEGORY_NAMES[c]]
-        noun = spec[4] if spec[4] is not None and rng.random() < 0.8 else SILHOUETTE_WORDS[spec[1][0]]
+        u = rng.random()
+        if spec[4] is None or u < 0.15:
+            noun = SILHOUETTE_WORDS[spec[1][0]]
+        elif u < 0.6:
+            noun = spec[4]
+        else:  # captions on the web also use the common synonyms a shopper types
+            noun = _pick(spec[3], rng)
         col_w = _pick(COLOURS[COLOUR_NAMES[col]][2], rng)
         pat_w = _pick(PATTERNS[PATTERN_NAMES[pat]][2], rng)
         form = rng.integers(3)
@@ -446,7 +452,10 @@ def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
     purchases = purchases.drop_duplicates(["query_id", "product_id"]).reset_index(drop=True)
     seen = pd.concat(negs, ignore_index=True)
     seen["query_id"] = seen["query_id"].map(remap).astype(np.int64)
-    seen = seen.drop_duplicates().reset_index(drop=True)
+    seen = seen.drop_duplicates()
+    # a merged query may have bought what another of its realisations only saw: then it is no negative
+    bought = seen.merge(purchases[["query_id", "product_id"]].drop_duplicates(), how="left", indicator=True)
+    seen = seen[(bought["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
     queries = queries[queries["query_id"] == first].reset_index(drop=True)
     # a query string that recurs in the eval month keeps its train-period id; its eval purchases still count
     purchases["split"] = purchases["split"].astype(str)

@@ -1,0 +1,103 @@
+"""The Table 2 pipeline on the smoke world: every variant runs through the CLI, runs are reused, reproducible,
+resumable, and fail clearly."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from mmpaper.__main__ import main
+from mmpaper.experiments import VARIANTS, Experiment, preset
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("smoke")
+    os.environ["MMPAPER_CACHE"] = str(root / "cache")
+    assert main(["run", "--preset", "smoke", "--variant", "all", "--runs-dir", str(root / "runs"), "--quiet"]) == 0
+    return root
+
+
+def _ex(root, **kw):
+    return Experiment("smoke", runs_dir=root / "runs", cache_dir=root / "cache", progress=False, **kw)
+
+
+def test_every_variant_leaves_a_complete_run_directory(smoke_runs):
+    ex = _ex(smoke_runs)
+    for name in VARIANTS:
+        r = ex.result(name)
+        for f in ("config.json", "metrics.json", "topk.npy", "model.pt", "eval_query_ids.npy"):
+            assert (r.directory / f).exists(), (name, f)
+        assert 0 <= r.metrics["recall"] <= 1 and r.metrics["n_unlabelled"] == 0
+        assert np.load(r.directory / "topk.npy").shape == (len(ex.eval_query_ids()), r.metrics["k"])
+        if VARIANTS[name].trains:
+            assert (r.directory / "last.ckpt").exists()
+    assert json.loads((ex.result("4tmm-mlp").directory / "metrics.json").read_text())["trainable_parts"] == ["fusion"]
+    assert ex.result("4tmm-joint").metrics["trainable_parts"] == ["bibert", "fusion"]
+    assert 0.1 <= ex.result("4tmm-acat").metrics["alpha"] <= 0.9
+
+
+def test_second_call_reuses_and_changed_parameter_does_not(smoke_runs):
+    ex = _ex(smoke_runs)
+    assert ex.run("4tmm-cat").reused
+    changed = _ex(smoke_runs, temperature=0.1)
+    assert changed.run_dir("4tmm-cat") != ex.run_dir("4tmm-cat")
+    assert changed.stage_hash("clip") == ex.stage_hash("clip")  # stage 0 does not depend on the temperature
+
+
+def test_tables_print_all_rows(smoke_runs, capsys):
+    assert main(["tables", "--preset", "smoke", "--runs-dir", str(smoke_runs / "runs")]) == 0
+    out = capsys.readouterr().out
+    for name in VARIANTS:
+        assert f"| {name} " in out
+    assert "paper R@100" in out and "Table 4" in out
+    table = (smoke_runs / "runs" / "smoke" / "tables" / "table2.csv").read_text()
+    assert len(table.strip().splitlines()) == 1 + len(VARIANTS)
+
+
+def test_same_seed_same_metrics(smoke_runs, tmp_path):
+    a = _ex(smoke_runs).result("4tmm-joint-seenneg").metrics
+    again = Experiment("smoke", runs_dir=tmp_path, cache_dir=smoke_runs / "cache", progress=False)
+    b = again.run("4tmm-joint-seenneg").metrics
+    for key in ("recall", "E", "S", "C", "I"):
+        assert a[key] == b[key], key
+    np.testing.assert_array_equal(np.load(_ex(smoke_runs).run_dir("4tmm-joint-seenneg") / "topk.npy"),
+                                  np.load(again.run_dir("4tmm-joint-seenneg") / "topk.npy"))
+
+
+def test_interrupted_run_resumes_to_the_same_metrics(smoke_runs, tmp_path):
+    import pytorch_lightning as pl
+
+    class Interrupt(pl.Callback):
+        def on_train_epoch_end(self, trainer, module):
+            raise KeyboardInterrupt  # Lightning stops gracefully, as on Ctrl-C
+
+    kw = dict(cache_dir=smoke_runs / "cache", progress=False, variant_epochs=2)
+    clean = Experiment("smoke", runs_dir=tmp_path / "clean", **kw).run("4tmm-mlp").metrics
+    broken = Experiment("smoke", runs_dir=tmp_path / "resumed", **kw)
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
+        broken.run("4tmm-mlp", callbacks=[Interrupt()])
+    assert (broken.run_dir("4tmm-mlp") / "last.ckpt").exists()
+    assert not (broken.run_dir("4tmm-mlp") / "metrics.json").exists()
+    resumed = Experiment("smoke", runs_dir=tmp_path / "resumed", **kw).run("4tmm-mlp")
+    assert not resumed.reused and resumed.metrics["epochs"] == clean["epochs"]
+    for key in ("recall", "E", "S", "C", "I"):
+        assert resumed.metrics[key] == clean[key], key
+
+
+def test_nan_loss_stops_with_variant_and_step(smoke_runs, tmp_path):
+    from mmpaper.train import NonFiniteLossError
+
+    ex = Experiment("smoke", runs_dir=tmp_path, cache_dir=smoke_runs / "cache", progress=False, lr_variant=1e30)
+    with pytest.raises(NonFiniteLossError, match=r"variant '4tmm-mlp': loss is (nan|inf) at step \d+"):
+        ex.run("4tmm-mlp")
+    assert (ex.run_dir("4tmm-mlp") / "config.json").exists()
+
+
+def test_unknown_names_list_the_valid_ones(capsys):
+    assert main(["run", "--preset", "smoke", "--variant", "5tmm"]) == 2
+    assert "unknown variant '5tmm'; valid: ['bibert', 'clip'" in capsys.readouterr().err
+    assert main(["run", "--preset", "tiny"]) == 2
+    assert "unknown preset 'tiny'; valid: ['smoke', 'cpu', 'gpu', 'esci']" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("huge")

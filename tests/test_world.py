@@ -1,0 +1,114 @@
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmpaper.data.vocabulary import COLOURS
+from mmpaper.data.world import (COLOUR_NAMES, E, I, NONE, S, C, generate_world, intent_labels, load_world,
+                                save_world, world_config, read_world, CATEGORY_NAMES)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return generate_world(world_config("smoke"))
+
+
+def test_same_seed_same_world_files(tmp_path, world):
+    again = generate_world(world_config("smoke"))
+    save_world(world, tmp_path / "a")
+    save_world(again, tmp_path / "b")
+    for name in sorted(os.listdir(tmp_path / "a")):
+        if name == "world.json":  # holds the generation time
+            continue
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    other = generate_world(world_config("smoke", seed=1))
+    assert not other.products["title"].equals(world.products["title"])
+
+
+def test_titles_omit_visual_attributes_that_images_show(world):
+    cfg = world.config
+    titles = world.products["title"]
+    colours = world.products["colour"].map(lambda c: COLOUR_NAMES[c])
+    states_colour = np.array([c in t.split() for t, c in zip(titles, colours)])
+    assert abs(states_colour.mean() - cfg.p_title_colour) < 0.08
+    # the image shows the colour: the commonest object pixel is nearest to the product's palette colour
+    palette = np.array([COLOURS[c][0] for c in COLOUR_NAMES], dtype=float)
+    imgs = np.asarray(world.images, dtype=float)
+    centre = imgs[:, 12:20, 12:20].reshape(len(imgs), -1, 3)
+    dist = ((centre[:, :, None, :] - palette[None, None]) ** 2).sum(-1)
+    votes = np.apply_along_axis(np.bincount, 1, dist.argmin(-1), minlength=len(palette))
+    plain = world.products["pattern"].to_numpy() == 0
+    accuracy = (votes.argmax(1) == world.products["colour"].to_numpy())[plain].mean()
+    assert accuracy > 0.85
+
+
+def test_queries_overlap_purchased_titles_only_in_part(world):
+    q = world.queries.set_index("query_id")["query"]
+    t = world.products["title"]
+    p = world.purchases
+    all_in = np.mean([set(q[a].split()) <= set(t[b].split()) for a, b in zip(p["query_id"], p["product_id"])])
+    some_in = np.mean([bool(set(q[a].split()) & set(t[b].split())) for a, b in zip(p["query_id"], p["product_id"])])
+    assert all_in < 0.3 and some_in > 0.3
+
+
+def test_purchases_are_mostly_exact_or_substitute_and_seen_negatives_not_bought(world):
+    p = world.split_purchases("eval")
+    labels = world.labels(p["query_id"].to_numpy(), p["product_id"].to_numpy())
+    assert np.isin(labels, [E, S]).mean() == 1.0 and (labels == E).mean() > 0.4 and (labels == S).mean() > 0.05
+    bought = set(zip(world.purchases["query_id"], world.purchases["product_id"]))
+    negs = world.seen_negatives
+    assert not any((a, b) in bought for a, b in zip(negs["query_id"], negs["product_id"]))
+    assert negs.groupby("query_id").size().median() == world.config.n_seen_negatives
+
+
+def test_intent_labels_hand_worked():
+    mug, teapot, rug = (CATEGORY_NAMES.index(c) for c in ("mug", "teapot", "rug"))
+    intent = np.array([[mug, 0, NONE, NONE, NONE]] * 4)
+    product = np.array([[mug, 0, 1, 2, 3], [mug, 1, 1, 2, 3], [teapot, 0, 0, 0, 0], [rug, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(intent_labels(intent, product), [E, S, C, I])
+
+
+def test_distractors_share_the_look_but_not_the_category(world):
+    ph = world.photos[world.photos["distractor_id"] >= 0]
+    a = world.products.iloc[ph["product_id"]].reset_index(drop=True)
+    b = world.products.iloc[ph["distractor_id"]].reset_index(drop=True)
+    assert len(ph) > 0.8 * len(world.photos)
+    assert (a["colour"] == b["colour"]).all() and (a["pattern"] == b["pattern"]).all()
+    assert (a["category"] != b["category"]).all()
+
+
+def test_table1_counts(world):
+    t1 = world.table1()
+    assert t1.loc["train", "pairs"] == (world.purchases["split"] == "train").sum()
+    assert t1.loc["eval", "products"] == len(world.products)
+    assert t1.loc["eval", "queries"] == world.split_purchases("eval")["query_id"].nunique()
+
+
+def test_load_world_caches_and_reuses(tmp_path):
+    cfg = world_config("smoke", n_products=200, n_captions=50, n_query_photos=20)
+    first = load_world(cfg, tmp_path)
+    stamp = (first.path / "world.json").stat().st_mtime_ns
+    second = load_world(cfg, tmp_path)
+    assert second.path == first.path and (second.path / "world.json").stat().st_mtime_ns == stamp
+    assert load_world(world_config("smoke", n_products=201, n_captions=50, n_query_photos=20), tmp_path).path != first.path
+
+
+def test_failed_save_keeps_the_previous_world(tmp_path, world, monkeypatch):
+    directory = tmp_path / "w"
+    save_world(world, directory)
+    before = (directory / "products.parquet").read_bytes()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "save", broken)
+    with pytest.raises(OSError, match="disk full"):
+        save_world(world, directory)
+    assert (directory / "products.parquet").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["w"]  # no temporary left behind
+
+
+def test_unknown_preset_lists_valid_ones():
+    with pytest.raises(ValueError, match="valid: \\['cpu', 'gpu', 'smoke'\\]"):
+        world_config("huge")
