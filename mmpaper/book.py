@@ -100,7 +100,7 @@ def build(preset: str = "cpu", *, runs_dir: str | Path | None = None, out: str |
     execute_chapters(preset, stage, runs_dir, ex, progress)
     if progress:
         print("[book] rendering with Jupyter Book", flush=True)
-    cmd = [sys.executable, "-m", "jupyter_book", "build", str(stage), "--path-output", str(out), "-W", "-n",
+    cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--path-output", str(out), "-W", "-n",
            "--keep-going"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:

@@ -86,9 +86,9 @@ class Preset:
     bibert: BiBERTConfig = field(default_factory=BiBERTConfig)
     clip_model: str = TINY_CLIP
     clip_pretrained: str | None = None           # None: stage 0 pretrains on the caption corpus
-    clip_epochs: int = 12
-    bibert_epochs: int = 8
-    variant_epochs: int = 4
+    clip_epochs: int = 8
+    bibert_epochs: int = 6
+    variant_epochs: int = 3
     batch_size: int = 128
     clip_batch_size: int = 256
     lr_clip: float = 2e-3
