@@ -419,7 +419,12 @@ def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
     brands = _brand_names(cfg.n_brands, rng)
     products = _generate_products(cfg, rng, brands)
     steps.update()
-    images = np.empty((cfg.n_products, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)
+    shape = (cfg.n_products, cfg.image_size, cfg.image_size, 3)
+    if np.prod(shape) > 256 * 2**20:  # paper-scale worlds: render into a disk-backed array, not into RAM
+        spool = Path(tempfile.mkdtemp(prefix="mmpaper-images-")) / "images.npy"
+        images = np.lib.format.open_memmap(spool, mode="w+", dtype=np.uint8, shape=shape)
+    else:
+        images = np.empty(shape, dtype=np.uint8)
     for start in range(0, cfg.n_products, 50_000):  # chunks keep paper-scale worlds within memory
         sl = slice(start, min(start + 50_000, cfg.n_products))
         images[sl] = render(products["category"].to_numpy()[sl], products["colour"].to_numpy()[sl],
@@ -502,6 +507,9 @@ def save_world(world: World, directory: Path) -> Path:
         if directory.exists():
             shutil.rmtree(directory)
         tmp.rename(directory)
+        spool = getattr(world.images, "filename", None)
+        if spool and Path(spool).parent.name.startswith("mmpaper-images-"):
+            shutil.rmtree(Path(spool).parent, ignore_errors=True)  # the render spool, now copied into place
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
