@@ -380,12 +380,12 @@ class Experiment:
         p = self.preset
         _write_json(directory / "config.json", {"variant": asdict(v), "preset": asdict(p), "world": self.world_key(),
                                                 "version": __version__, "clip_stage": self.stage_hash("clip")})
-        if v.model != "bibert":  # upstream stages first, so they never shift this run's random state
-            self.clip_features()
-            if v.model != "clip":
-                self.bibert()
-            if v.fusion == "acat":
-                self.alpha()
+        # upstream stages first, so whether they were trained now or earlier never shifts this run's random state
+        self.clip_features()
+        if v.model not in ("bibert", "clip"):
+            self.bibert()
+        if v.fusion == "acat":
+            self.alpha()
         pl.seed_everything(p.seed, workers=True, verbose=False)
         t0 = time.perf_counter()
         epochs = 0
@@ -410,7 +410,12 @@ class Experiment:
                                    patience=p.patience, progress=self.progress)
             if callbacks:
                 trainer.callbacks.extend(callbacks)
-            trainer.fit(system, datamodule=dm, ckpt_path=self._resume_from(directory))
+            try:
+                trainer.fit(system, datamodule=dm, ckpt_path=self._resume_from(directory))
+            except (KeyboardInterrupt, SystemExit) as err:  # Lightning turns Ctrl-C into a shutdown + exit(1)
+                if isinstance(err, SystemExit) and not trainer.interrupted:
+                    raise
+                raise KeyboardInterrupt(f"variant {name!r} interrupted; rerun to resume from {directory}/last.ckpt")
             if trainer.interrupted:
                 raise KeyboardInterrupt(f"variant {name!r} interrupted; rerun to resume from {directory}/last.ckpt")
             epochs = trainer.current_epoch

@@ -37,16 +37,35 @@ class BiBERTConfig:
     intermediate_size: int = 128    # feed-forward width
     max_length: int = 24            # tokens per query or title (longer text is truncated)
     embed_dim: int = 64             # output of the per-tower projection layer
+    dropout: float = 0.0            # BERT dropout; 0 keeps a resumed run bit-identical to an uninterrupted one
 
 
 def train_wordpiece(texts: Iterable[str], vocab_size: int):
-    """Train a lower-cased WordPiece vocabulary with ``tokenizers`` and wrap it as a ``transformers`` tokenizer."""
+    """A lower-cased WordPiece vocabulary over ``texts``, wrapped as a ``transformers`` tokenizer.
+
+    The vocabulary is built from the corpus with the ``tokenizers`` normaliser and pre-tokeniser of BERT: the
+    special tokens, every character (whole-word and ``##`` continuation forms, so nothing is ever [UNK]), then
+    the most frequent words, ties broken alphabetically. ``tokenizers``' own WordPiece trainer is not used
+    because it breaks ties between equally frequent merges in hash order, which differs between processes, so
+    the same seed would not give the same vocabulary (and numbers) twice. Tokenisation is ``tokenizers``'
+    WordPiece (greedy longest match).
+    """
+    from collections import Counter
+
     from tokenizers import BertWordPieceTokenizer
+    from tokenizers.normalizers import BertNormalizer
+    from tokenizers.pre_tokenizers import BertPreTokenizer
     from transformers import BertTokenizerFast
 
-    wordpiece = BertWordPieceTokenizer(lowercase=True)
-    wordpiece.train_from_iterator(list(texts), vocab_size=vocab_size, min_frequency=1,
-                                  special_tokens=SPECIAL_TOKENS, show_progress=False)
+    normalizer, pre = BertNormalizer(lowercase=True), BertPreTokenizer()
+    words: Counter = Counter()
+    for text in texts:
+        words.update(w for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(text)))
+    chars = sorted({c for w in words for c in w})
+    vocab = list(SPECIAL_TOKENS) + chars + [f"##{c}" for c in chars]
+    room = max(vocab_size - len(vocab), 0)
+    vocab += [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1][:room]
+    wordpiece = BertWordPieceTokenizer({t: i for i, t in enumerate(vocab)}, lowercase=True)
     return BertTokenizerFast(tokenizer_object=wordpiece._tokenizer, unk_token="[UNK]", pad_token="[PAD]",
                              cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]", do_lower_case=True)
 
@@ -73,7 +92,8 @@ class BiBERT(nn.Module):
         bert_config = BertConfig(vocab_size=config.vocab_size, hidden_size=config.hidden_size,
                                  num_hidden_layers=config.num_layers, num_attention_heads=config.num_heads,
                                  intermediate_size=config.intermediate_size,
-                                 max_position_embeddings=max(config.max_length, 8), type_vocab_size=1)
+                                 max_position_embeddings=max(config.max_length, 8), type_vocab_size=1,
+                                 hidden_dropout_prob=config.dropout, attention_probs_dropout_prob=config.dropout)
         self.query_bert = BertModel(bert_config, add_pooling_layer=False)
         self.product_bert = BertModel(bert_config, add_pooling_layer=False)
         share_all_but_layernorm(self.product_bert, self.query_bert)

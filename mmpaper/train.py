@@ -116,8 +116,8 @@ def make_trainer(directory, *, max_epochs: int, accelerator: str = "auto", devic
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger
 
-    callbacks = [ModelCheckpoint(dirpath=directory, filename="epoch{epoch}", save_last=True, save_top_k=0,
-                                 every_n_epochs=1)]
+    callbacks = [ModelCheckpoint(dirpath=directory, filename="latest", save_last=True, save_top_k=1,
+                                 every_n_epochs=1, save_on_train_epoch_end=True, enable_version_counter=False)]
     if patience is not None:
         callbacks.append(EarlyStopping(monitor="val_recall", mode="max", patience=patience))
     loggers = [CSVLogger(directory, name="logs", version="")]

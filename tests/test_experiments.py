@@ -69,8 +69,9 @@ def test_interrupted_run_resumes_to_the_same_metrics(smoke_runs, tmp_path):
     import pytorch_lightning as pl
 
     class Interrupt(pl.Callback):
-        def on_train_epoch_end(self, trainer, module):
-            raise KeyboardInterrupt  # Lightning stops gracefully, as on Ctrl-C
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            if trainer.current_epoch == 1:  # after epoch 0's checkpoint, as a Ctrl-C mid-training would
+                raise KeyboardInterrupt
 
     kw = dict(cache_dir=smoke_runs / "cache", progress=False, variant_epochs=2)
     clean = Experiment("smoke", runs_dir=tmp_path / "clean", **kw).run("4tmm-mlp").metrics
