@@ -135,8 +135,8 @@ def preset(name: str, **overrides) -> Preset:
 def default_runs_dir() -> Path:
     from .data.world import default_cache_dir
 
-    return default_cache_dir().parent / "runs" if default_cache_dir().name == "cache" else \
-        default_cache_dir() / "runs"
+    cache = default_cache_dir()
+    return cache.parent / "runs" if cache.name == "cache" else cache / "runs"
 
 
 def _hash(obj) -> str:
@@ -199,6 +199,13 @@ class Experiment:
     def eval_query_ids(self) -> np.ndarray:
         p = self.catalog.purchases
         return np.sort(p.loc[p["split"] == "eval", "query_id"].unique())
+
+    def eval_purchases(self) -> tuple[np.ndarray, np.ndarray]:
+        """Eval-period purchases as ``(row in eval_query_ids(), product_id)`` pairs, the metrics' input."""
+        qids = self.eval_query_ids()
+        p = self.catalog.purchases
+        p = p[p["split"] == "eval"]
+        return np.searchsorted(qids, p["query_id"].to_numpy()), p["product_id"].to_numpy()
 
     # -- hashes (configs only, so they are known before anything trains)
     def stage_hash(self, stage: str) -> str:
@@ -335,7 +342,6 @@ class Experiment:
         if path.exists():
             return json.loads(path.read_text())["alpha"]
         from .models import FourTowerMM
-        from .train import RetrievalSystem
 
         dm = self._datamodule(seen=False)
         curve = {}
@@ -395,9 +401,8 @@ class Experiment:
             cat = self.catalog
             train_q = cat.queries[cat.queries["split"] != "eval"]["query"].tolist()
             bibert = BiBERT.from_texts(cat.products["title"].tolist() + train_q, p.bibert)
-            self._store = None
-            store_owner = bibert
-            self.store(tokenizer_source=store_owner)
+            self._store = None  # the store tokenises with this new BiBERT's vocabulary
+            self.store(tokenizer_source=bibert)
             model = self.build_model(name, bibert=bibert)
         else:
             model = self.build_model(name)
@@ -445,9 +450,7 @@ class Experiment:
         queries = embed(model.encode_queries, store.query_batches(qrow.loc[qids].to_numpy(), 1024),
                         desc="queries", progress=self.progress)
         _, topk = search(queries, products, min(k, len(products)))
-        evalp = cat.purchases[cat.purchases["split"] == "eval"]
-        local = pd.Series(np.arange(len(qids)), index=qids)
-        recall = recall_at_k(topk, local.loc[evalp["query_id"]].to_numpy(), evalp["product_id"].to_numpy())
+        recall = recall_at_k(topk, *self.eval_purchases())
         labels = cat.labels(np.broadcast_to(qids[:, None], topk.shape), topk)
         np.save(directory / "topk.npy", topk)
         np.save(directory / "eval_query_ids.npy", qids)

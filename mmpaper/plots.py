@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .experiments import VARIANTS, Experiment
+from .experiments import Experiment
 
 
 def _plt():

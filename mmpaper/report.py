@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .experiments import PAPER_COLUMNS, VARIANTS, Experiment
-from .metrics import label_precision, net_matches, overlap
+from .metrics import net_matches, overlap
 
 
 def _pct(x: float) -> float:
@@ -38,14 +38,6 @@ def _eval_arrays(ex: Experiment, name: str):
     return np.load(r.directory / "topk.npy"), np.load(r.directory / "topk_labels.npy")
 
 
-def _purchase_pairs(ex: Experiment) -> tuple[np.ndarray, np.ndarray]:
-    qids = ex.eval_query_ids()
-    p = ex.catalog.purchases
-    p = p[p["split"] == "eval"]
-    local = pd.Series(np.arange(len(qids)), index=qids)
-    return local.loc[p["query_id"]].to_numpy(), p["product_id"].to_numpy()
-
-
 def table3(ex: Experiment, names=None) -> pd.DataFrame:
     """Overlap of each model's top-k with BiBERT's: mean and std of ``|top-k ∩ top-k(BiBERT)|`` per query."""
     base, _ = _eval_arrays(ex, "bibert")
@@ -63,7 +55,7 @@ def table3(ex: Experiment, names=None) -> pd.DataFrame:
 def table4(ex: Experiment, names=None) -> pd.DataFrame:
     """Net matches against BiBERT: net predictions per query (mean, std), net recall, net E/S/C/I (%)."""
     base, _ = _eval_arrays(ex, "bibert")
-    pq, pp = _purchase_pairs(ex)
+    pq, pp = ex.eval_purchases()
     rows = []
     for name in names or [n for n in VARIANTS if n != "bibert"]:
         topk, labels = _eval_arrays(ex, name)
