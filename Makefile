@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PRESET ?= cpu
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-all book world run tables bench clean
+.PHONY: help venv test test-all book world run tables bench bench-full bench-book clean
 
 help:
 	@echo "make book      build the book on the embedded world (PRESET=$(PRESET)); HTML in _build/html"
@@ -15,6 +15,9 @@ help:
 	@echo "make world     generate (or reuse) the world for PRESET and print its Table 1"
 	@echo "make run       train and evaluate every Table 2 variant for PRESET"
 	@echo "make tables    print Tables 2-4 for PRESET"
+	@echo "make bench     run the benchmarks (about 30 min on 2 cores) and write BENCHMARKS.md"
+	@echo "make bench-full  the evaluation benchmark on all 38,268 paper queries (hours on 2 cores)"
+	@echo "make bench-book  time a cold and a warm book build for PRESET"
 
 venv: $(STAMP)
 
@@ -47,3 +50,21 @@ clean:
 
 book: $(STAMP)
 	$(PY) -m mmpaper book --preset $(PRESET)
+
+# the paper's 3,384,067 products in full; the search on BENCH_QUERIES of its 38,268 queries (linear in queries)
+BENCH_QUERIES ?= 4096
+bench: $(STAMP)
+	$(PY) benchmarks/bench_eval.py --queries $(BENCH_QUERIES)
+	$(PY) benchmarks/bench_scaling.py
+	$(PY) benchmarks/bench_ann.py
+	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_embed.py
+	$(PY) benchmarks/summarize.py
+
+bench-full: $(STAMP)
+	$(PY) benchmarks/bench_eval.py --queries 38268
+	$(PY) benchmarks/summarize.py
+
+bench-book: $(STAMP)
+	$(PY) benchmarks/bench_book.py --preset $(PRESET)
+	$(PY) benchmarks/summarize.py

@@ -18,12 +18,15 @@ def _quiet() -> None:
     logging.getLogger().addFilter(lambda record: "No pretrained weights loaded" not in record.getMessage())
     warnings.filterwarnings("ignore", message=".*in eval mode at the start of training.*")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    # val_recall is computed on rank 0 and broadcast, so every process already logs the same value
+    warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
+    warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
     warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
     warnings.filterwarnings("ignore", message="No pretrained weights loaded.*")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .experiments import PRESETS, VARIANTS
+    from .experiments import ALL_VARIANTS, PRESETS, VARIANT_GROUPS
 
     parser = argparse.ArgumentParser(prog="mmpaper", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -35,9 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--preset", default="cpu", help=f"one of {list(PRESETS)} (default cpu)")
         p.add_argument("--runs-dir", default=None, help="where run directories live (default: runs/)")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
+        if cmd == "book":
+            p.add_argument("--out", default=None, help="build directory (default: _build/<preset>)")
         if cmd == "run":
-            p.add_argument("--variant", default="all", help=f"'all' or a comma list of {list(VARIANTS)}")
+            p.add_argument("--variant", default="all", help=f"a group {list(VARIANT_GROUPS)} or a comma list of {list(ALL_VARIANTS)}")
             p.add_argument("--force", action="store_true", help="retrain even if a finished run exists")
+            p.add_argument("--devices", default=None, help="processes/GPUs per run, e.g. 2 (with --strategy ddp)")
+            p.add_argument("--strategy", default=None, help="Lightning strategy, e.g. ddp (default: auto)")
     args = parser.parse_args(argv)
     _quiet()
     try:
@@ -48,11 +55,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args) -> int:
-    from .experiments import PRESETS, VARIANTS, Experiment
+    from .experiments import PRESETS, Experiment, process_rank, variant_names
 
     if args.preset not in PRESETS:
         raise ValueError(f"unknown preset {args.preset!r}; valid: {list(PRESETS)}")
-    ex = Experiment(args.preset, runs_dir=args.runs_dir, progress=not args.quiet)
+    overrides = {}
+    if getattr(args, "devices", None):
+        overrides["devices"] = int(args.devices) if args.devices.isdigit() else args.devices
+    if getattr(args, "strategy", None):
+        overrides["strategy"] = args.strategy
+    ex = Experiment(args.preset, runs_dir=args.runs_dir, progress=not args.quiet, **overrides)
     if args.command == "world":
         from .data.world import load_world, world_config
 
@@ -65,29 +77,35 @@ def _dispatch(args) -> int:
     if args.command == "book":
         from .book import build
 
-        build(args.preset, runs_dir=args.runs_dir, progress=not args.quiet)
+        build(args.preset, runs_dir=args.runs_dir, out=args.out, progress=not args.quiet)
         return 0
     if args.command == "run":
-        names = list(VARIANTS) if args.variant == "all" else [v.strip() for v in args.variant.split(",")]
-        for name in names:
-            if name not in VARIANTS:
-                raise ValueError(f"unknown variant {name!r}; valid: {list(VARIANTS)} or 'all'")
+        names = variant_names(args.variant)
         for name in names:
             t0 = time.perf_counter()
             r = ex.run(name, force=args.force)
+            if process_rank() > 0:  # a DDP worker Lightning launched by re-running this command: rank 0 reports
+                continue
             m = r.metrics
             state = "reused" if r.reused else f"{time.perf_counter() - t0:.1f} s"
-            print(f"{name:20s} R@{m['k']} {100 * m['recall']:5.1f}  E {100 * m['E']:5.1f}  S {100 * m['S']:5.1f}  "
-                  f"C {100 * m['C']:5.1f}  I {100 * m['I']:5.1f}  ({state}; {r.directory})", flush=True)
+            if "recall" in m:
+                scores = (f"R@{m['k']} {100 * m['recall']:5.1f}  E {100 * m['E']:5.1f}  S {100 * m['S']:5.1f}  "
+                          f"C {100 * m['C']:5.1f}  I {100 * m['I']:5.1f}")
+            else:
+                scores = "  ".join(f"{key} {100 * m[key]:5.1f}" for key in m if "@" in key)
+            print(f"{name:20s} {scores}  ({state}; {r.directory})", flush=True)
         return 0
     from .report import write_tables
 
     tables = write_tables(ex)
     for name, title in [("table2", "Table 2: recall@100 and label precision (%)"),
                         ("table3", "Table 3: overlap with BiBERT's top-100"),
-                        ("table4", "Table 4: net matches against BiBERT"), ("claims", "The paper's claims")]:
-        print(f"\n## {title}\n")
-        print(tables[name].to_markdown())
+                        ("table4", "Table 4: net matches against BiBERT"),
+                        ("visual", "Visual search (KDD 2024): query photos against product images (%)"),
+                        ("claims", "The papers' claims")]:
+        if name in tables:
+            print(f"\n## {title}\n")
+            print(tables[name].to_markdown())
     print(f"\nMarkdown and CSV in {ex.runs_dir / 'tables'}")
     return 0
 

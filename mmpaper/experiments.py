@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -44,7 +45,11 @@ class Variant:
 
     @property
     def trains(self) -> bool:
-        return self.model == "bibert" or self.tune_bibert or self.train_mlp
+        return self.model == "bibert" or self.tune_bibert or self.train_mlp or self.visual
+
+    @property
+    def visual(self) -> bool:
+        return self.model.startswith("vs-")
 
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in [
@@ -72,10 +77,33 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
 ]}
 
 
+# The visual-search paper (Zhu et al., KDD 2024): query photo → product image, with and without the image-text
+# alignment losses. Same CLI and run directories as Table 2; their own table (no paper numbers: the paper reports
+# its offline gains only relative to its production baseline).
+VISUAL_VARIANTS: dict[str, Variant] = {v.name: v for v in [
+    Variant("vs-img2img", "image-to-image", "vs-img2img"),
+    Variant("vs-3tower", "3-tower (+ alignment)", "vs-3tower"),
+    Variant("vs-4tower", "4-tower (+ text query)", "vs-4tower"),
+]}
+ALL_VARIANTS: dict[str, Variant] = {**VARIANTS, **VISUAL_VARIANTS}
+VARIANT_GROUPS = {"all": list(ALL_VARIANTS), "table2": list(VARIANTS), "visual": list(VISUAL_VARIANTS)}
+
+
 def variant(name: str) -> Variant:
-    if name not in VARIANTS:
-        raise ValueError(f"unknown variant {name!r}; valid: {list(VARIANTS)} or 'all'")
-    return VARIANTS[name]
+    if name not in ALL_VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; valid: {list(ALL_VARIANTS)} or one of {list(VARIANT_GROUPS)}")
+    return ALL_VARIANTS[name]
+
+
+def variant_names(spec: str | list[str] | None) -> list[str]:
+    """``'all'``, ``'table2'``, ``'visual'``, a comma list or a list of names → validated variant names."""
+    if spec is None:
+        return VARIANT_GROUPS["all"]
+    items = [v.strip() for v in spec.split(",")] if isinstance(spec, str) else list(spec)
+    names = [n for item in items for n in VARIANT_GROUPS.get(item, [item])]
+    for name in names:
+        variant(name)
+    return names
 
 
 # -------------------------------------------------------------------------------------------------- presets
@@ -101,8 +129,15 @@ class Preset:
     patience: int = 2
     val_fraction: float = 0.1
     alpha_grid: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    vs_epochs: int = 6                           # visual search: epochs over the world's training photos
+    vs_batch_size: int = 128
+    lr_vs: float = 5e-4
+    vs_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # w_1 (d_img, title), w_2 (q_img, title), w_3 (q_text)
+    vs_k_precision: int = 10
     seed: int = 0
     accelerator: str = "cpu"
+    devices: int | str = "auto"                  # e.g. 2 with strategy "ddp": NT-Xent over the gathered batch
+    strategy: str = "auto"
     esci_dir: str | None = None
 
     def key(self) -> str:
@@ -113,7 +148,7 @@ PRESETS: dict[str, Preset] = {
     "smoke": Preset("smoke", "smoke", BiBERTConfig(vocab_size=600, hidden_size=32, intermediate_size=64,
                                                    embed_dim=32, max_length=16),
                     clip_epochs=2, bibert_epochs=2, variant_epochs=1, batch_size=64, clip_batch_size=128,
-                    patience=None),
+                    patience=None, vs_epochs=1, vs_batch_size=64),
     "cpu": Preset("cpu", "cpu"),
     "gpu": Preset("gpu", "gpu", BiBERTConfig(vocab_size=16000, hidden_size=768, num_layers=2, num_heads=4,
                                              intermediate_size=3072, max_length=32, embed_dim=256),
@@ -137,6 +172,18 @@ def default_runs_dir() -> Path:
 
     cache = default_cache_dir()
     return cache.parent / "runs" if cache.name == "cache" else cache / "runs"
+
+
+def process_rank() -> int:
+    """This process's rank under Lightning's DDP launcher (0 when not distributed)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return int(os.environ.get("LOCAL_RANK", 0))
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized() and \
+        torch.distributed.get_world_size() > 1
 
 
 def _hash(obj) -> str:
@@ -351,6 +398,8 @@ class Experiment:
             system = self._system("4tmm-acat", model, dm)
             curve[a] = system.validation_recall()
         best = max(curve, key=lambda a: (curve[a], -abs(a - 0.5)))
+        if process_rank() > 0:  # every process computes the same α; rank 0 writes it
+            return best
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_json(path, {"alpha": best, "validation_recall": {str(a): r for a, r in curve.items()}})
         return best
@@ -373,7 +422,20 @@ class Experiment:
 
     # -- one variant
     def run(self, name: str, *, force: bool = False, callbacks=None) -> RunResult:
-        """Train (when the variant trains) and evaluate one variant; reuse its run directory when complete."""
+        """Train (when the variant trains) and evaluate one variant; reuse its run directory when complete.
+
+        Under DDP (``devices=2, strategy="ddp"``) Lightning re-runs the whole command in a second process, so every
+        process passes through every variant in the same order: all of them train, only rank 0 evaluates and
+        writes, and a barrier per variant lets the others read what rank 0 wrote (the trained BiBERT that later
+        stages start from, the metrics)."""
+        result = self._run(name, force=force, callbacks=callbacks)
+        if _distributed():
+            torch.distributed.barrier()
+            if not result.metrics:
+                result = self.result(name)
+        return result
+
+    def _run(self, name: str, *, force: bool = False, callbacks=None) -> RunResult:
         import pytorch_lightning as pl
 
         from .train import make_trainer
@@ -383,9 +445,15 @@ class Experiment:
         if (directory / "metrics.json").exists() and not force:
             return RunResult(name, directory, json.loads((directory / "metrics.json").read_text()), True)
         directory.mkdir(parents=True, exist_ok=True)
+        if process_rank() > 0 and not v.trains:  # nothing to share: rank 0 evaluates alone
+            return RunResult(name, directory, {}, False)
         p = self.preset
-        _write_json(directory / "config.json", {"variant": asdict(v), "preset": asdict(p), "world": self.world_key(),
-                                                "version": __version__, "clip_stage": self.stage_hash("clip")})
+        if process_rank() == 0:
+            _write_json(directory / "config.json", {"variant": asdict(v), "preset": asdict(p),
+                                                    "world": self.world_key(), "version": __version__,
+                                                    "clip_stage": self.stage_hash("clip")})
+        if v.visual:
+            return self._run_visual(v, directory, callbacks)
         # upstream stages first, so whether they were trained now or earlier never shifts this run's random state
         self.clip_features()
         if v.model not in ("bibert", "clip"):
@@ -394,7 +462,7 @@ class Experiment:
             self.alpha()
         pl.seed_everything(p.seed, workers=True, verbose=False)
         t0 = time.perf_counter()
-        epochs = 0
+        epochs, processes = 0, 1
         if v.model == "bibert":
             from .towers import BiBERT
 
@@ -412,29 +480,113 @@ class Experiment:
             system = self._system(name, model, dm, lr=lr)
             max_epochs = p.bibert_epochs if v.model == "bibert" else p.variant_epochs
             trainer = make_trainer(directory, max_epochs=max_epochs, accelerator=p.accelerator,
-                                   patience=p.patience, progress=self.progress)
-            if callbacks:
-                trainer.callbacks.extend(callbacks)
-            try:
-                trainer.fit(system, datamodule=dm, ckpt_path=self._resume_from(directory))
-            except (KeyboardInterrupt, SystemExit) as err:  # Lightning turns Ctrl-C into a shutdown + exit(1)
-                if isinstance(err, SystemExit) and not trainer.interrupted:
-                    raise
-                raise KeyboardInterrupt(f"variant {name!r} interrupted; rerun to resume from {directory}/last.ckpt")
-            if trainer.interrupted:
-                raise KeyboardInterrupt(f"variant {name!r} interrupted; rerun to resume from {directory}/last.ckpt")
-            epochs = trainer.current_epoch
+                                   devices=p.devices, strategy=p.strategy, patience=p.patience,
+                                   progress=self.progress)
+            epochs = self._fit(trainer, system, dm, directory, name, callbacks)
+            if trainer.global_rank != 0:  # under DDP the other processes stop here; rank 0 evaluates and writes
+                return RunResult(name, directory, {}, False)
+            processes = trainer.world_size
         train_seconds = time.perf_counter() - t0
         if v.model == "bibert":
             model.bibert.save(directory / "bibert")
         torch.save(model.state_dict(), directory / "model.pt")
         metrics = self.evaluate(model, directory)
-        metrics.update({"variant": name, "train_seconds": train_seconds, "epochs": epochs,
+        metrics.update({"variant": name, "train_seconds": train_seconds, "epochs": epochs, "processes": processes,
                         "trainable_parts": model.trainable_parts if v.trains else []})
         if v.fusion == "acat":
             metrics["alpha"] = self.alpha()
         _write_json(directory / "metrics.json", metrics)
         return RunResult(name, directory, metrics, False)
+
+    def _fit(self, trainer, system, dm, directory: Path, name: str, callbacks=None) -> int:
+        if callbacks:
+            trainer.callbacks.extend(callbacks)
+        try:
+            trainer.fit(system, datamodule=dm, ckpt_path=self._resume_from(directory))
+        except (KeyboardInterrupt, SystemExit) as err:  # Lightning turns Ctrl-C into a shutdown + exit(1)
+            if isinstance(err, SystemExit) and not trainer.interrupted:
+                raise
+            raise KeyboardInterrupt(f"variant {name!r} interrupted; rerun to resume from {directory}/last.ckpt")
+        if trainer.interrupted:
+            raise KeyboardInterrupt(f"variant {name!r} interrupted; rerun to resume from {directory}/last.ckpt")
+        return trainer.current_epoch
+
+    # -- visual search (KDD 2024)
+    def photo_tokens(self):
+        """open_clip tokens of every product title and of every photo's short text query (computed once)."""
+        if "photo_tokens" not in self._models:
+            clip, cat = self.clip_towers(), self.catalog
+            self._models["photo_tokens"] = (clip.tokenize(cat.products["title"].tolist()),
+                                            clip.tokenize(cat.photos["query"].tolist()))
+        return self._models["photo_tokens"]
+
+    def photo_rows(self, split: str) -> np.ndarray:
+        return np.flatnonzero(self.catalog.photos["split"].to_numpy() == split)
+
+    def build_visual_model(self, name: str):
+        from .models import VisualSearchModel
+
+        return VisualSearchModel(self.clip_towers(), variant(name).model.removeprefix("vs-"))
+
+    def _run_visual(self, v: Variant, directory: Path, callbacks=None) -> RunResult:
+        import pytorch_lightning as pl
+
+        from .data.modules import PhotoDataModule
+        from .train import VisualSearchSystem, make_trainer
+
+        p, cat = self.preset, self.catalog
+        if getattr(cat, "photos", None) is None:
+            raise ValueError(f"variant {v.name!r} needs query photos; the {p.world!r} catalog has none")
+        titles, queries = self.photo_tokens()
+        pl.seed_everything(p.seed, workers=True, verbose=False)
+        t0 = time.perf_counter()
+        model = self.build_visual_model(v.name)
+        dm = PhotoDataModule(cat.photo_images, cat.images, cat.photos["product_id"].to_numpy(), titles,
+                             queries if model.kind == "4tower" else None, photo_rows=self.photo_rows("train"),
+                             batch_size=p.vs_batch_size, seed=p.seed)
+        w1, w2, w3 = p.vs_weights
+        system = VisualSearchSystem(model, name=v.name, lr=p.lr_vs, temperature=p.temperature,
+                                    w_product_image_text=w1, w_query_image_text=w2, w_query_text=w3)
+        trainer = make_trainer(directory, max_epochs=p.vs_epochs, accelerator=p.accelerator, devices=p.devices,
+                               strategy=p.strategy, progress=self.progress)
+        epochs = self._fit(trainer, system, dm, directory, v.name, callbacks)
+        if trainer.global_rank != 0:
+            return RunResult(v.name, directory, {}, False)
+        train_seconds = time.perf_counter() - t0
+        torch.save(model.state_dict(), directory / "model.pt")
+        metrics = self.evaluate_visual(model, directory)
+        metrics.update({"variant": v.name, "train_seconds": train_seconds, "epochs": epochs,
+                        "processes": trainer.world_size, "trainable_parts": model.trainable_parts})
+        _write_json(directory / "metrics.json", metrics)
+        return RunResult(v.name, directory, metrics, False)
+
+    def evaluate_visual(self, model, directory: Path) -> dict:
+        """Every eval photo against every product image: FAISS exact top-k, recall@k of the photographed product,
+        precision and false-positive rate in the top ``vs_k_precision``, and how often the distractor wins."""
+        from .metrics import distractor_preferred, visual_search_metrics
+        from .retrieval import embed, search
+
+        t0 = time.perf_counter()
+        cat, p, bs = self.catalog, self.preset, 512
+        rows = self.photo_rows("eval")
+        _, query_tokens = self.photo_tokens()
+        products = embed(model.encode_products,
+                         ({"product_image": torch.from_numpy(np.asarray(cat.images[i:i + bs]))}
+                          for i in range(0, len(cat.images), bs)), desc="product images", progress=self.progress)
+        queries = embed(model.encode_queries,
+                        ({"query_image": torch.from_numpy(np.asarray(cat.photo_images[rows[i:i + bs]])),
+                          "query_text": query_tokens[rows[i:i + bs]]} for i in range(0, len(rows), bs)),
+                        desc="query photos", progress=self.progress)
+        _, topk = search(queries, products, min(p.k, len(products)))
+        photos = cat.photos.iloc[rows]
+        target, distractor = photos["product_id"].to_numpy(), photos["distractor_id"].to_numpy()
+        attributes = cat.products[["category", "colour", "pattern"]].to_numpy()
+        np.save(directory / "topk.npy", topk)
+        np.save(directory / "eval_photo_rows.npy", rows)
+        metrics = visual_search_metrics(topk, target, attributes, k_precision=p.vs_k_precision)
+        metrics["distractor_preferred"] = distractor_preferred(queries, products, target, distractor)
+        return {**metrics, "n_photos": int(len(rows)), "n_products": int(len(products)), "k": int(topk.shape[1]),
+                "eval_seconds": time.perf_counter() - t0}
 
     def evaluate(self, model, directory: Path) -> dict:
         """§4.2: embed every eval query and product, FAISS exact top-k, recall@k and label precision."""
@@ -460,8 +612,7 @@ class Experiment:
                 "k": int(topk.shape[1]), "eval_seconds": time.perf_counter() - t0}
 
     def run_all(self, names=None, force: bool = False) -> dict[str, RunResult]:
-        names = list(VARIANTS) if names in (None, "all", ["all"]) else names
-        return {n: self.run(n, force=force) for n in names}
+        return {n: self.run(n, force=force) for n in variant_names(names)}
 
     def result(self, name: str) -> RunResult:
         directory = self.run_dir(name)

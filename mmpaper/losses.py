@@ -95,18 +95,26 @@ def symmetric_nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.0
     return 0.5 * (nt_xent(a, b, temperature) + nt_xent(b, a, temperature))
 
 
-def alignment_loss(query_image: torch.Tensor, product_image: torch.Tensor, product_text: torch.Tensor,
+def alignment_loss(query_image: torch.Tensor, product_image: torch.Tensor, product_text: torch.Tensor | None,
                    temperature: float = 0.05, w_product_image_text: float = 1.0,
-                   w_query_image_text: float = 1.0) -> torch.Tensor:
-    """Visual-search 3-tower loss: image-to-image metric loss plus the two image-text alignment constraints::
+                   w_query_image_text: float = 1.0, *, query: torch.Tensor | None = None,
+                   query_text: torch.Tensor | None = None, w_query_text: float = 1.0) -> torch.Tensor:
+    """The visual-search loss of Zhu et al. (KDD 2024): the image-to-image metric loss plus the image-text
+    alignment constraints against the product title::
 
-        L = L(q_img, d_img) + w_1 · L(d_img, d_title) + w_2 · L(q_img, d_title)
+        3-tower:  L = L(q_img, d_img) + w_1 · L(d_img, d_title) + w_2 · L(q_img, d_title)
+        4-tower:  L = L(e_q, d_img)   + w_1 · L(d_img, d_title) + w_2 · L(q_img, d_title) + w_3 · L(q_text, d_title)
 
-    each ``L`` a symmetric NT-Xent over in-batch negatives.
+    each ``L`` a symmetric NT-Xent over in-batch negatives; ``e_q`` (``query``) is the 4-tower's fused query.
+    With ``product_text=None`` it is the image-to-image baseline ``L(q_img, d_img)``.
     """
-    loss = symmetric_nt_xent(query_image, product_image, temperature)
+    loss = symmetric_nt_xent(query if query is not None else query_image, product_image, temperature)
+    if product_text is None:
+        return loss
     if w_product_image_text:
         loss = loss + w_product_image_text * symmetric_nt_xent(product_image, product_text, temperature)
     if w_query_image_text:
         loss = loss + w_query_image_text * symmetric_nt_xent(query_image, product_text, temperature)
+    if query_text is not None and w_query_text:
+        loss = loss + w_query_text * symmetric_nt_xent(query_text, product_text, temperature)
     return loss

@@ -179,3 +179,69 @@ class ThreeTowerMM(RetrievalModel):
 
     def _product(self, batch):
         return self.fusion["product"](_bibert_product(self.bibert, batch), _clip_image(self._clip(), batch))
+
+
+# ------------------------------------------------------------------------------------ visual search (KDD 2024)
+class VisualSearchModel(RetrievalModel):
+    """The visual-search towers of Zhu et al. (KDD 2024), every encoder an open_clip tower started from the same
+    vision-language pretrained CLIP (the paper's point: bring that pretraining into metric learning).
+
+    * ``img2img``: query-photo encoder and product-image encoder, ``e_q = h_q(q_img)``, ``e_d = h_d(d_img)``.
+    * ``3tower``: adds a product-text encoder ``h_t(d_title)`` used only by the alignment losses at training
+      time; retrieval stays image to image.
+    * ``4tower``: the query also carries a short text ``q_text`` with a fourth encoder ``h_s``; the fused query is
+      ``e_q = normalise(h_q(q_img) + w · h_s(q_text))`` with a learnt weight ``w``.
+
+    Batch keys: ``query_image`` / ``product_image`` (uint8 ``[N, H, W, 3]``), ``product_text`` and ``query_text``
+    (open_clip tokens). Products are always embedded from their image alone, so all three models search the same
+    image gallery.
+    """
+
+    KINDS = ("img2img", "3tower", "4tower")
+
+    def __init__(self, clip: CLIPTowers, kind: str = "3tower"):
+        super().__init__()
+        import copy
+
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown visual-search model {kind!r}; valid: {list(self.KINDS)}")
+        self.kind = kind
+        self.parts = ("query_image", "product_image") + (("product_text",) if kind != "img2img" else ()) + \
+            (("query_text", "fusion") if kind == "4tower" else ())
+        self.query_image = copy.deepcopy(clip)
+        self.product_image = copy.deepcopy(clip)
+        if kind != "img2img":
+            self.product_text = copy.deepcopy(clip)
+        if kind == "4tower":
+            self.query_text = copy.deepcopy(clip)
+            self.fusion = nn.ParameterDict({"text_weight": nn.Parameter(torch.ones(()))})
+        self.set_trainable(**{part: True for part in self.parts})  # the pretrained CLIP may arrive frozen
+
+    def set_trainable(self, **flags: bool) -> "VisualSearchModel":
+        super().set_trainable(**flags)
+        for part, trainable in flags.items():
+            if trainable and part != "fusion":  # a tower learns its own half of CLIP only (unused weights stay
+                image = part in ("query_image", "product_image")  # out of the optimiser and of DDP's reducer)
+                for pname, p in getattr(self, part).model.named_parameters():
+                    p.requires_grad_(pname.startswith("visual.") == image and pname != "logit_scale")
+        return self
+
+    def _query(self, batch):
+        return self.embeddings(batch, products=False)["query"]
+
+    def _product(self, batch):
+        return self.product_image.encode_image(batch["product_image"])
+
+    def embeddings(self, batch: Batch, products: bool = True) -> dict[str, torch.Tensor]:
+        """Every L2-normalised embedding the batch allows: ``query_image``, ``query_text``, ``query`` (what
+        retrieval uses), ``product_image``, ``product_text``."""
+        out = {"query_image": self.query_image.encode_image(batch["query_image"])}
+        out["query"] = out["query_image"]
+        if self.kind == "4tower":
+            out["query_text"] = self.query_text.encode_text(batch["query_text"])
+            out["query"] = F.normalize(out["query_image"] + self.fusion["text_weight"] * out["query_text"], dim=-1)
+        if products:
+            out["product_image"] = self.product_image.encode_image(batch["product_image"])
+            if self.kind != "img2img" and "product_text" in batch:
+                out["product_text"] = self.product_text.encode_text(batch["product_text"])
+        return out

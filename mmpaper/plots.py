@@ -156,3 +156,77 @@ def paper_vs_ours_scatter(t2: pd.DataFrame):
     ax.set_ylabel("our recall@100 (%)")
     fig.tight_layout()
     return fig
+
+
+def false_positive_examples(ex: Experiment, names: list[str], n_photos: int = 3, n_shown: int = 6, seed: int = 0):
+    """Query photos beside each visual-search model's top products, framed by what they are: the photographed
+    product (green), a visual match (blue: same category, colour, pattern), a false positive (red: same colour
+    and pattern, another category) or other (grey). Photos are the ones where image-to-image matching puts the
+    most false positives in its top ``n_shown``, so the chapter shows the failure the paper is about."""
+    plt = _plt()
+    cat = ex.catalog
+    attrs = cat.products[["category", "colour", "pattern"]].to_numpy()
+    first = ex.result(names[0])
+    rows = np.load(first.directory / "eval_photo_rows.npy")
+    target = cat.photos["product_id"].to_numpy()[rows]
+    tops = {n: np.load(ex.result(n).directory / "topk.npy")[:, :n_shown] for n in names}
+
+    def kinds(top, t):
+        a, b = attrs[top], attrs[t]
+        look = (a[:, 1] == b[1]) & (a[:, 2] == b[2])
+        return np.where(top == t, 0, np.where(look & (a[:, 0] == b[0]), 1, np.where(look, 2, 3)))
+
+    fp = np.array([(kinds(tops[names[0]][i], target[i]) == 2).sum() for i in range(len(rows))])
+    rng = np.random.default_rng(seed)
+    picks = np.argsort(-fp + 0.01 * rng.random(len(fp)), kind="stable")[:n_photos]
+    colours = ["#2ca02c", "#1f77b4", "#d62728", "#9a9a9a"]
+    words = ["the product", "match", "false +", "other"]
+    fig, axes = plt.subplots(n_photos * len(names), n_shown + 1,
+                             figsize=(1.55 * (n_shown + 1), 1.7 * n_photos * len(names)))
+    axes = np.atleast_2d(axes)
+    from .data.world import CATEGORY_NAMES
+    for pi, i in enumerate(picks):
+        for mi, name in enumerate(names):
+            r = pi * len(names) + mi
+            ax = axes[r, 0]
+            ax.imshow(cat.photo_images[rows[i]], interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            query = f"\n+ “{cat.photos['query'].iloc[rows[i]]}”" if name.endswith("4tower") else ""
+            ax.set_ylabel(f"{name}{query}", fontsize=8, rotation=0, ha="right", va="center")
+            ax.set_title(f"photo of a {CATEGORY_NAMES[attrs[target[i], 0]]}", fontsize=7)
+            for j, (pid, kind) in enumerate(zip(tops[name][i], kinds(tops[name][i], target[i]))):
+                ax = axes[r, j + 1]
+                ax.imshow(cat.images[pid], interpolation="nearest")
+                for spine in ax.spines.values():
+                    spine.set_edgecolor(colours[kind])
+                    spine.set_linewidth(4)
+                ax.set_xticks([]), ax.set_yticks([])
+                label = words[kind] if kind != 2 else f"false +: {CATEGORY_NAMES[attrs[pid, 0]]}"
+                ax.set_title(label, fontsize=7, color=colours[kind])
+    fig.suptitle("Visual search: query photo and top products (green: the product; blue: identical look; "
+                 "red: same colour and pattern, wrong category)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def visual_search_bars(ex: Experiment, names: list[str]):
+    """Recall@k and the false-positive rate of each visual-search model, side by side."""
+    plt = _plt()
+    from .report import visual_table
+
+    t = visual_table(ex, names)
+    fp = next(c for c in t.columns if c.startswith("false_positive@"))
+    prec = next(c for c in t.columns if c.startswith("precision@"))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    t[[c for c in t.columns if c.startswith("recall@")] + [prec]].plot.bar(ax=axes[0], rot=0)
+    axes[0].set_ylabel("%")
+    axes[0].set_title("finding the photographed product (higher is better)")
+    axes[0].set_xlabel("")
+    t[[fp, "distractor preferred"]].plot.bar(ax=axes[1], rot=0, color=["#d62728", "#ff9896"])
+    axes[1].set_ylabel("%")
+    axes[1].set_title("false positives (lower is better)")
+    axes[1].set_xlabel("")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -55,8 +55,11 @@ def _check(queries: np.ndarray, products: np.ndarray, k: int) -> tuple[np.ndarra
     if not 0 < k <= products.shape[0]:
         raise ValueError(f"k={k} must lie in 1..{products.shape[0]} (the number of products)")
     for name, x in (("queries", queries), ("products", products)):
-        if not np.isfinite(x).all():
-            raise ValueError(f"{name} embeddings contain NaN or infinite values")
+        # in row blocks: a whole-matrix isfinite would hold a bool copy a quarter the size of the matrix
+        for a in range(0, x.shape[0], 1 << 16):
+            if not np.isfinite(x[a:a + (1 << 16)]).all():
+                bad = a + int(np.flatnonzero(~np.isfinite(x[a:a + (1 << 16)]).all(axis=1))[0])
+                raise ValueError(f"{name} embeddings contain NaN or infinite values (first at row {bad})")
     return queries, products
 
 
@@ -73,13 +76,27 @@ def search(queries: np.ndarray, products: np.ndarray, k: int = 100, *, index: st
     if index not in INDEXES:
         raise ValueError(f"unknown index {index!r}; valid: {list(INDEXES)}")
     queries, products = _check(queries, products, k)
-    d = products.shape[1]
     use_gpu = gpu_available() if use_gpu is None else use_gpu
     if index == "flat":
         if use_gpu:
             res = faiss.StandardGpuResources()
             return faiss.knn_gpu(res, queries, products, k, metric=faiss.METRIC_INNER_PRODUCT)
         return faiss.knn(queries, products, k, metric=faiss.METRIC_INNER_PRODUCT)
+    ann = build_index(products, index, use_gpu=use_gpu, nlist=nlist, nprobe=nprobe, hnsw_m=hnsw_m,
+                      ef_search=ef_search)
+    return ann.search(queries, k)
+
+
+def build_index(products: np.ndarray, index: str = "ivf", *, use_gpu: bool = False, nlist: int | None = None,
+                nprobe: int = 16, hnsw_m: int = 32, ef_search: int = 256):
+    """An approximate FAISS index over ``products`` (inner product): ``ivf`` (IVF-Flat trained on a sample,
+    ``nlist`` defaults to 4·√N) or ``hnsw``. ``index.search(queries, k)`` answers like :func:`search`."""
+    import faiss
+
+    if index not in ("ivf", "hnsw"):
+        raise ValueError(f"unknown approximate index {index!r}; valid: ['ivf', 'hnsw']")
+    products = np.ascontiguousarray(products, dtype=np.float32)
+    d = products.shape[1]
     if index == "ivf":
         nlist = nlist or max(1, int(4 * np.sqrt(products.shape[0])))
         quantizer = faiss.IndexFlatIP(d)
@@ -94,7 +111,7 @@ def search(queries: np.ndarray, products: np.ndarray, k: int = 100, *, index: st
     if use_gpu and index == "ivf":
         ann = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, ann)
     ann.add(products)
-    return ann.search(queries, k)
+    return ann
 
 
 def brute_force_topk(queries: np.ndarray, products: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,8 +13,8 @@ import pytorch_lightning as pl
 import torch
 
 from .data.modules import FeatureStore, negatives_as_products
-from .losses import nt_xent, symmetric_nt_xent
-from .models import RetrievalModel
+from .losses import alignment_loss, nt_xent, symmetric_nt_xent
+from .models import RetrievalModel, VisualSearchModel
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -106,6 +106,38 @@ class CLIPPretrainSystem(pl.LightningModule):
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+class VisualSearchSystem(pl.LightningModule):
+    """Trains a visual-search model (KDD 2024) with its loss: image-to-image NT-Xent, plus, for the 3- and
+    4-tower models, the image-text alignment constraints against the product title (``alignment_loss``)."""
+
+    def __init__(self, model: VisualSearchModel, *, name: str = "visual-search", lr: float = 5e-4,
+                 temperature: float = 0.05, w_product_image_text: float = 1.0, w_query_image_text: float = 1.0,
+                 w_query_text: float = 1.0):
+        super().__init__()
+        self.model, self.name, self.lr, self.temperature = model, name, lr, temperature
+        self.weights = {"w_product_image_text": w_product_image_text, "w_query_image_text": w_query_image_text,
+                        "w_query_text": w_query_text}
+
+    def loss(self, batch) -> torch.Tensor:
+        e = self.model.embeddings(batch)
+        return alignment_loss(e["query_image"], e["product_image"], e.get("product_text"), self.temperature,
+                              self.weights["w_product_image_text"], self.weights["w_query_image_text"],
+                              query=e["query"], query_text=e.get("query_text"),
+                              w_query_text=self.weights["w_query_text"])
+
+    def training_step(self, batch, batch_idx):
+        loss = self.loss(batch)
+        _check_finite(loss, self.name, self.global_step)
+        self.log("train_loss", loss, prog_bar=True, batch_size=batch["query_image"].shape[0])
+        return loss
+
+    def configure_optimizers(self):
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError(f"variant {self.name!r} has nothing to train (every part is frozen)")
+        return torch.optim.AdamW(params, lr=self.lr, weight_decay=0.05)
 
 
 def make_trainer(directory, *, max_epochs: int, accelerator: str = "auto", devices="auto", strategy="auto",

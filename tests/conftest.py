@@ -37,3 +37,12 @@ def batch(bibert, clip):
             "query_clip_tokens": clip.tokenize(texts),
             "product_input_ids": d["input_ids"], "product_attention_mask": d["attention_mask"],
             "product_image": torch.randint(0, 256, (6, 32, 32, 3), dtype=torch.uint8, generator=g)}
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    from mmpaper.book import build
+
+    root = tmp_path_factory.mktemp("book")
+    os.environ.setdefault("MMPAPER_CACHE", str(root / "cache"))
+    return build("smoke", runs_dir=root / "runs", out=root / "out", progress=False)

@@ -1,13 +1,10 @@
 """The book on the smoke preset: every chapter executes, and the HTML has every chapter, table and figure."""
 import json
-import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
-from mmpaper.book import ROOT, chapters, sync_notebooks
+from mmpaper.book import chapters
 
 
 def test_ipynb_twins_match_their_py_sources(tmp_path):
@@ -43,18 +40,10 @@ class _Page(HTMLParser):
             self.errors.append(attrs.get("class"))
 
 
-@pytest.fixture(scope="module")
-def smoke_book(tmp_path_factory):
-    from mmpaper.book import build
-
-    root = tmp_path_factory.mktemp("book")
-    os.environ.setdefault("MMPAPER_CACHE", str(root / "cache"))
-    return build("smoke", runs_dir=root / "runs", out=root / "out", progress=False)
-
-
 # chapters with at least this many tables and figures in their HTML
 EXPECTED = {"01_preliminaries": (2, 1), "02_baselines": (1, 1), "03_four_tower": (1, 2), "04_three_tower": (1, 1),
-            "05_experiments": (3, 2), "06_net_matches": (2, 2), "07_reproduction_report": (1, 0)}
+            "05_experiments": (3, 2), "06_net_matches": (2, 2), "07_visual_search": (2, 2),
+            "08_reproduction_report": (1, 0)}
 
 
 def test_smoke_book_has_every_chapter_table_and_figure(smoke_book):
@@ -70,7 +59,7 @@ def test_smoke_book_has_every_chapter_table_and_figure(smoke_book):
         assert parser.images >= n_figures, (name, parser.images)
         assert "Traceback" not in text and not re.search(r"\b\w+Error\b: ", text), name
     assert (html / "book" / "data_cards.html").exists() and (html / "book" / "references.html").exists()
-    report = (html / "notebooks" / "07_reproduction_report.html").read_text()
+    report = (html / "notebooks" / "08_reproduction_report.html").read_text()
     assert "claims hold on our world" in report
 
 

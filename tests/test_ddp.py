@@ -53,3 +53,23 @@ def test_gathered_nt_xent_equals_single_process():
     torch.testing.assert_close(torch.cat([res[0]["gq"], res[1]["gq"]]), q.grad, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(torch.cat([res[0]["gd"], res[1]["gd"]]), d.grad, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(torch.cat([res[0]["gn"], res[1]["gn"]]), n.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_lightning_ddp_on_two_cpu_processes_runs_a_variant(tmp_path):
+    """``Trainer(strategy="ddp", devices=2)``: Lightning relaunches the command as a second process; both train on
+    their half of each batch with NT-Xent over the gathered batch, and only rank 0 evaluates and writes."""
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MMPAPER_CACHE": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "mmpaper", "run", "--preset", "smoke", "--variant", "4tmm-mlp", "--devices", "2",
+           "--strategy", "ddp", "--runs-dir", str(tmp_path / "runs"), "--quiet"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("4tmm-mlp ") == 1, done.stdout  # rank 1 prints nothing
+    (metrics,) = (tmp_path / "runs" / "smoke" / "4tmm-mlp").glob("*/metrics.json")
+    m = json.loads(metrics.read_text())
+    assert 0 <= m["recall"] <= 1 and m["epochs"] >= 1 and m["processes"] == 2
+    config = json.loads((metrics.parent / "config.json").read_text())
+    assert config["preset"]["devices"] == 2 and config["preset"]["strategy"] == "ddp"

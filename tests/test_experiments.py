@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mmpaper.__main__ import main
-from mmpaper.experiments import VARIANTS, Experiment, preset
+from mmpaper.experiments import VARIANTS, VISUAL_VARIANTS, Experiment, preset
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +35,14 @@ def test_every_variant_leaves_a_complete_run_directory(smoke_runs):
     assert json.loads((ex.result("4tmm-mlp").directory / "metrics.json").read_text())["trainable_parts"] == ["fusion"]
     assert ex.result("4tmm-joint").metrics["trainable_parts"] == ["bibert", "fusion"]
     assert 0.1 <= ex.result("4tmm-acat").metrics["alpha"] <= 0.9
+    n_photos = int((ex.catalog.photos["split"] == "eval").sum())
+    for name in VISUAL_VARIANTS:
+        r = ex.result(name)
+        assert np.load(r.directory / "topk.npy").shape == (n_photos, r.metrics["k"])
+        assert (r.directory / "last.ckpt").exists()
+        assert 0 <= r.metrics["false_positive@10"] <= 1 and 0 <= r.metrics["recall@100"] <= 1
+    assert "product_text" not in ex.result("vs-img2img").metrics["trainable_parts"]
+    assert ex.result("vs-4tower").metrics["trainable_parts"][-2:] == ["query_text", "fusion"]
 
 
 def test_second_call_reuses_and_changed_parameter_does_not(smoke_runs):
@@ -51,6 +59,9 @@ def test_tables_print_all_rows(smoke_runs, capsys):
     for name in VARIANTS:
         assert f"| {name} " in out
     assert "paper R@100" in out and "Table 4" in out
+    for name in VISUAL_VARIANTS:
+        assert f"| {name} " in out
+    assert "alignment losses reduce image-to-image false positives" in out
     table = (smoke_runs / "runs" / "smoke" / "tables" / "table2.csv").read_text()
     assert len(table.strip().splitlines()) == 1 + len(VARIANTS)
 

@@ -62,3 +62,18 @@ def test_symmetric_and_alignment_losses():
     expected = symmetric_nt_xent(a, b) + 0.5 * symmetric_nt_xent(b, c) + 2.0 * symmetric_nt_xent(a, c)
     assert full.item() == pytest.approx(expected.item(), rel=1e-6)
     assert alignment_loss(a, b, c, 0.05, 0.0, 0.0).item() == pytest.approx(symmetric_nt_xent(a, b).item())
+
+
+def test_alignment_loss_hand_worked():
+    # q_img = d_img = (e1, e2) but the titles are swapped, t = (e2, e1); τ = 0.5, so a matched cosine gives e^2.
+    # L(q_img, d_img) = -log(e^2 / (e^2 + e^0)) = log(1 + e^-2) in each direction;
+    # L(d_img, t) = L(q_img, t) = -log(e^0 / (e^0 + e^2)) = log(1 + e^2) (the positive is orthogonal).
+    e = torch.eye(2)
+    t = e.flip(0)
+    matched, crossed = math.log(1 + math.exp(-2)), math.log(1 + math.exp(2))
+    got = alignment_loss(e, e.clone(), t, temperature=0.5, w_product_image_text=0.5, w_query_image_text=2.0)
+    assert got.item() == pytest.approx(matched + 0.5 * crossed + 2.0 * crossed, rel=1e-6)
+    assert alignment_loss(e, e.clone(), None, temperature=0.5).item() == pytest.approx(matched, rel=1e-6)
+    # 4-tower: the fused query replaces q_img in the metric loss; the query text adds w_3 · L(q_text, t)
+    four = alignment_loss(e, e.clone(), t, 0.5, 1.0, 1.0, query=t, query_text=e.clone(), w_query_text=3.0)
+    assert four.item() == pytest.approx(crossed + crossed + crossed + 3.0 * crossed, rel=1e-6)

@@ -1,12 +1,11 @@
 import os
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from mmpaper.data.vocabulary import COLOURS
 from mmpaper.data.world import (COLOUR_NAMES, E, I, NONE, S, C, generate_world, intent_labels, load_world,
-                                save_world, world_config, read_world, CATEGORY_NAMES)
+                                save_world, world_config, CATEGORY_NAMES)
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +75,40 @@ def test_distractors_share_the_look_but_not_the_category(world):
     assert len(ph) > 0.8 * len(world.photos)
     assert (a["colour"] == b["colour"]).all() and (a["pattern"] == b["pattern"]).all()
     assert (a["category"] != b["category"]).all()
+
+
+def test_distractor_sampling_matches_brute_force_candidates():
+    from mmpaper.data.world import _distractors
+
+    rng = np.random.default_rng(3)
+    n = 120
+    attrs = np.stack([rng.integers(0, 4, n), rng.integers(0, 5, n), rng.integers(0, 2, n)], 1)
+    attrs[0] = [9, 7, 1]  # a look shared with nobody else: no distractor exists
+    pid = np.arange(n)
+    cands = [set(np.flatnonzero((attrs[:, 1] == attrs[p, 1]) & (attrs[:, 2] == attrs[p, 2])
+                                & (attrs[:, 0] != attrs[p, 0])).tolist()) for p in pid]
+    seen = [set() for _ in pid]
+    for trial in range(60):
+        d = _distractors(np.random.default_rng(trial), attrs, pid)
+        for j in pid:
+            if not cands[j]:
+                assert d[j] == -1
+            else:
+                assert d[j] in cands[j]
+                seen[j].add(int(d[j]))
+    # uniform over the candidates: 60 draws from at most 8 candidates miss one with probability < 1e-3
+    small = [j for j in pid if 0 < len(cands[j]) <= 8]
+    assert small and all(seen[j] == cands[j] for j in small)
+
+
+def test_photo_splits_show_disjoint_products_and_carry_a_text_query(world):
+    ph = world.photos
+    assert set(ph["split"]) == {"train", "eval"}
+    assert (ph["split"] == "eval").sum() == world.config.n_query_photos
+    train, ev = (set(ph.loc[ph["split"] == s, "product_id"]) for s in ("train", "eval"))
+    assert not train & ev
+    assert ph["query"].str.len().gt(0).all()
+    assert len(world.photo_images) == len(ph)
 
 
 def test_table1_counts(world):

@@ -199,23 +199,29 @@ class CaptionDataModule(pl.LightningDataModule):
 
 
 class PhotoDataModule(pl.LightningDataModule):
-    """Visual-search training pairs: (query photo, product image, product title tokens[, query text tokens])."""
+    """Visual-search training pairs from the world's training photos: (query photo, photographed product's
+    image, its title's open_clip tokens, the photo's short text query's tokens)."""
 
     def __init__(self, photo_images: np.ndarray, product_images: np.ndarray, product_ids: np.ndarray,
-                 title_tokens: torch.Tensor, batch_size: int = 128, seed: int = 0):
+                 title_tokens: torch.Tensor, query_tokens: torch.Tensor | None = None,
+                 photo_rows: np.ndarray | None = None, batch_size: int = 128, seed: int = 0):
         super().__init__()
         self.photo_images, self.product_images = photo_images, product_images
-        self.product_ids, self.title_tokens = product_ids, title_tokens
+        self.product_ids, self.title_tokens, self.query_tokens = product_ids, title_tokens, query_tokens
+        self.photo_rows = np.arange(len(product_ids)) if photo_rows is None else np.asarray(photo_rows)
         self.batch_size, self.seed = batch_size, seed
 
     def _collate(self, idx):
-        idx = np.asarray(idx)
-        pid = self.product_ids[idx]
-        return {"query_image": torch.from_numpy(np.asarray(self.photo_images[idx])),
-                "product_image": torch.from_numpy(np.asarray(self.product_images[pid])),
-                "product_text": self.title_tokens[pid]}
+        rows = self.photo_rows[np.asarray(idx)]
+        pid = self.product_ids[rows]
+        batch = {"query_image": torch.from_numpy(np.asarray(self.photo_images[rows])),
+                 "product_image": torch.from_numpy(np.asarray(self.product_images[pid])),
+                 "product_text": self.title_tokens[pid]}
+        if self.query_tokens is not None:
+            batch["query_text"] = self.query_tokens[rows]
+        return batch
 
     def train_dataloader(self):
-        n = len(self.product_ids)
+        n = len(self.photo_rows)
         return DataLoader(_Index(n), batch_size=self.batch_size, sampler=EpochSeededSampler(n, self.seed),
                           collate_fn=self._collate, drop_last=n > self.batch_size)

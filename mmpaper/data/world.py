@@ -37,7 +37,7 @@ import pandas as pd
 
 from .vocabulary import (CATEGORIES, COLOURS, MATERIALS, PATTERNS, SILHOUETTE_WORDS, SYLLABLES, TITLE_EXTRAS)
 
-WORLD_VERSION = 2  # bump when generation changes, so cached worlds are never reused across versions
+WORLD_VERSION = 3  # bump when generation changes, so cached worlds are never reused across versions
 E, S, C, I = 0, 1, 2, 3
 NONE = -1  # an attribute the intent does not ask for
 
@@ -57,7 +57,8 @@ class WorldConfig:
     mean_purchases: float = 2.0         # purchases per query: 1 + Poisson(mean - 1)
     n_brands: int = 60
     n_captions: int = 12_000            # generic image-caption pairs for CLIP pretraining
-    n_query_photos: int = 1_000         # visual-search query photos (each with a distractor)
+    n_query_photos: int = 1_000         # visual-search eval query photos (each with a distractor)
+    n_train_photos: int = 6_000         # visual-search training photos (of other products)
     n_seen_negatives: int = 3           # per query, as in the paper
     image_size: int = 32
     p_title_colour: float = 0.4         # share of titles that state the colour
@@ -77,10 +78,10 @@ class WorldConfig:
 
 WORLD_PRESETS = {
     "smoke": WorldConfig(n_products=600, n_train_queries=400, n_eval_queries=120, n_captions=800,
-                         n_query_photos=100, n_brands=20),
+                         n_query_photos=100, n_train_photos=400, n_brands=20),
     "cpu": WorldConfig(),
     "gpu": WorldConfig(n_products=400_000, n_train_queries=200_000, n_eval_queries=20_000, n_captions=200_000,
-                       n_query_photos=20_000, n_brands=400, image_size=64),
+                       n_query_photos=20_000, n_train_photos=200_000, n_brands=400, image_size=64),
 }
 
 
@@ -392,21 +393,48 @@ def _captions(cfg: WorldConfig, rng: np.random.Generator) -> tuple[pd.DataFrame,
     return pd.DataFrame({"caption_id": np.arange(n, dtype=np.int64), "caption": texts}), images
 
 
+def _distractors(rng: np.random.Generator, attrs: np.ndarray, pid: np.ndarray) -> np.ndarray:
+    """For each photographed product, a random product with the same colour and pattern (the local visual
+    pattern) but another category; ``-1`` where none exists. Vectorised over a (look, category) sort."""
+    n_cat = len(CATEGORY_NAMES)
+    look = attrs[:, 1] * len(PATTERN_NAMES) + attrs[:, 2]
+    code = look * n_cat + attrs[:, 0]
+    order = np.argsort(code, kind="stable")
+    sorted_look, sorted_code = look[order], code[order]
+    g0, g1 = np.searchsorted(sorted_look, look[pid], "left"), np.searchsorted(sorted_look, look[pid], "right")
+    s0, s1 = np.searchsorted(sorted_code, code[pid], "left"), np.searchsorted(sorted_code, code[pid], "right")
+    n_cand = (g1 - g0) - (s1 - s0)
+    pos = g0 + np.floor(rng.random(len(pid)) * np.maximum(n_cand, 1)).astype(np.int64)
+    pos = np.where(pos >= s0, pos + (s1 - s0), pos)  # skip the photographed product's own category
+    return np.where(n_cand > 0, order[np.minimum(pos, len(order) - 1)], -1).astype(np.int64)
+
+
+def _photo_query(category: int, rng: np.random.Generator, cfg: WorldConfig) -> str:
+    """The 4-tower model's short text query typed beside the photo: the category in shopper words."""
+    spec = CATEGORIES[CATEGORY_NAMES[category]]
+    noun = _pick(spec[3], rng) if rng.random() < 0.7 else _pick(spec[2], rng)
+    return " ".join(_typo(w, rng) if rng.random() < cfg.p_typo else w for w in noun.split())
+
+
 def _photos(cfg: WorldConfig, rng: np.random.Generator, products: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    n = min(cfg.n_query_photos, len(products))
-    pid = rng.choice(len(products), n, replace=False)
-    attrs = products[["category", "colour", "pattern"]].to_numpy()
-    key = attrs[:, 1] * len(PATTERN_NAMES) + attrs[:, 2]
-    distractor = np.full(n, -1, dtype=np.int64)
-    for j, p in enumerate(pid):  # same colour and pattern (the local visual pattern), another category
-        same_look = np.flatnonzero((key == key[p]) & (attrs[:, 0] != attrs[p, 0]))
-        if same_look.size:
-            distractor[j] = same_look[rng.integers(same_look.size)]
+    """Eval photos, then training photos of *other* products, each re-rendered as a shopper would shoot it."""
+    n_eval = min(cfg.n_query_photos, len(products))
+    n_train = min(cfg.n_train_photos, len(products) - n_eval)
+    pid = rng.permutation(len(products))[:n_eval + n_train]
+    attrs = products[["category", "colour", "pattern"]].to_numpy().astype(np.int64)
+    distractor = _distractors(rng, attrs, pid)
+    queries = [_photo_query(int(c), rng, cfg) for c in attrs[pid, 0]]
+    n = len(pid)
     background = rng.uniform(120, 255, (n, 3))
-    images = render(attrs[pid, 0], attrs[pid, 1], attrs[pid, 2], rng, cfg.image_size, background=background,
-                    scale=(0.9, 1.25), shift=0.2, noise=14.0, clutter=3, occlusion=0.12)
+    images = np.empty((n, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)
+    for a in range(0, n, 20_000):  # chunks bound render's float intermediates at large sizes
+        sl, rows = slice(a, a + 20_000), pid[a:a + 20_000]
+        images[sl] = render(attrs[rows, 0], attrs[rows, 1], attrs[rows, 2], rng, cfg.image_size,
+                            background=background[sl], scale=(0.9, 1.25), shift=0.2, noise=14.0, clutter=3,
+                            occlusion=0.12)
+    split = np.where(np.arange(n) < n_eval, "eval", "train")
     return pd.DataFrame({"photo_id": np.arange(n, dtype=np.int64), "product_id": pid.astype(np.int64),
-                         "distractor_id": distractor}), images
+                         "distractor_id": distractor, "split": split, "query": queries}), images
 
 
 def generate_world(cfg: WorldConfig, progress: bool = False) -> World:

@@ -1,0 +1,71 @@
+"""The benchmark scripts at their smallest settings, so they cannot rot: each runs, prints its table and writes
+JSON with the measurements the summary reads."""
+import json
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+
+def _load(tmp_path, name):
+    return json.loads((tmp_path / f"{name}.json").read_text())
+
+
+def test_bench_eval_smallest(tmp_path):
+    import bench_eval
+
+    bench_eval.main(["--queries", "300", "--products", "20000", "--dims", "32", "--metrics-queries", "500",
+                     "--out-dir", str(tmp_path)])
+    r = _load(tmp_path, "eval")
+    rows = {x["method"]: x for x in r["rows"]}
+    assert set(rows) == {"mmpaper", "faiss-flat", "torch-topk"}
+    # every method returns the exact top-100 (random float data has no ties that matter at this size)
+    assert all(x["same_top_k"] > 0.999 for x in rows.values())
+    assert rows["mmpaper"]["metrics_seconds"] > 0 and r["metrics_full"]["queries"] == 500
+    assert rows["faiss-flat"]["time_vs_faiss_flat"] == 1.0 and r["machine"]["cores"] >= 1
+
+
+def test_bench_scaling_ann_and_summary_smallest(tmp_path, monkeypatch):
+    import bench_ann
+    import bench_scaling
+    import summarize
+
+    bench_scaling.main(["--sizes", "5000", "20000", "--queries", "200", "--dim", "32", "--out-dir", str(tmp_path)])
+    assert (tmp_path / "scaling.png").exists()
+    assert [x["products"] for x in _load(tmp_path, "scaling")["rows"]] == [5000, 20000]
+    bench_ann.main(["--products", "20000", "--queries", "100", "--dim", "32", "--maxsim-products", "1000",
+                    "--maxsim-queries", "5", "--out-dir", str(tmp_path)])
+    ann = _load(tmp_path, "ann")
+    assert ann["ann"][0]["recall@100 vs exact"] == 1.0
+    assert all(0 <= x["recall@100 vs exact"] <= 1 for x in ann["ann"])
+    assert ann["maxsim"][1]["× cosine"] > 1  # sixteen product vectors cost more than one
+    monkeypatch.setattr(summarize, "RESULTS", tmp_path)
+    monkeypatch.setattr(summarize, "ROOT", tmp_path)
+    assert summarize.main() == 0
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "Scaling of exact search" in text and "MaxSim" in text
+
+
+def test_bench_train_and_embed_smallest(tmp_path):
+    import bench_embed
+    import bench_train
+
+    bench_train.main(["--preset", "smoke", "--steps", "4", "--repeats", "1", "--out-dir", str(tmp_path)])
+    rows = _load(tmp_path, "train")["rows"]
+    assert len(rows) == 3 and all(x["Lightning / bare"] > 0 and x["samples/s (Lightning)"] > 0 for x in rows)
+    bench_embed.main(["--preset", "smoke", "--products", "256", "--batch", "128", "--out-dir", str(tmp_path)])
+    assert all(x["products/s"] > 0 for x in _load(tmp_path, "embed")["rows"])
+
+
+def test_bench_book_warm_rebuild(smoke_book, tmp_path):
+    import bench_book
+
+    out = Path(smoke_book).parents[1]
+    import os
+
+    cache = os.environ.get("MMPAPER_CACHE", str(out.parent / "cache"))  # where the smoke book's world lives
+    bench_book.main(["--preset", "smoke", "--warm-only", "--runs-dir", str(out.parent / "runs"), "--cache-dir",
+                     cache, "--out", str(out), "--out-dir", str(tmp_path)])
+    rows = _load(tmp_path, "book-smoke")["rows"]
+    assert rows[0]["build"].startswith("warm") and rows[0]["seconds"] > 0
