@@ -36,7 +36,7 @@ from IPython.display import Markdown, display
 from mmpaper.experiments import Experiment, VARIANTS
 from mmpaper import report, plots
 ex = Experiment(preset, runs_dir=runs_dir, progress=False)
-ex.run_all()  # reuses every finished run directory; trains only what is missing
+_ = ex.run_all()  # reuses every finished run directory; trains only what is missing
 
 # %%
 pairs = [("joint", "4tmm-joint", "3tmm-joint"), ("joint + seen neg", "4tmm-joint-seenneg", "3tmm-joint-seenneg"),

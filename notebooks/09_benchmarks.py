@@ -29,7 +29,7 @@ if "google.colab" in sys.modules:
 # %% tags=["parameters"]
 preset = "cpu"      # smoke | cpu | gpu | esci
 runs_dir = None     # unused here; every chapter takes the same parameters
-live_queries = 1000     # the live measurement: queries × products at d = 256
+live_queries = 1000     # the live measurement: queries x products at d = 256
 live_products = 200_000
 
 # %%
