@@ -82,7 +82,9 @@ def worker(method: str, nq: int, nb: int, d: int, k: int, threads: int, out: str
 
         _, ids = search(queries, products, k, use_gpu=True)
     else:
-        ids = torch_topk(queries, products, k)
+        from mmpaper.retrieval import chunked_torch_topk
+
+        ids = chunked_torch_topk(queries, products, k)
     result["search_seconds"] = time.perf_counter() - t0
     if method in ("mmpaper", "faiss-gpu"):
         result.update(metrics_pass(ids, nb, k))
@@ -91,27 +93,6 @@ def worker(method: str, nq: int, nb: int, d: int, k: int, threads: int, out: str
     if out:
         np.save(out, ids)
     return result
-
-
-def torch_topk(queries: np.ndarray, products: np.ndarray, k: int, query_chunk: int = 1024,
-               corpus_chunk: int = 100_000) -> np.ndarray:
-    """Top-k as sentence-transformers' ``semantic_search`` and similar evaluators compute it."""
-    import torch
-
-    q_all, p_all = torch.from_numpy(queries), torch.from_numpy(products)
-    out = np.empty((len(queries), k), dtype=np.int64)
-    for a in range(0, len(queries), query_chunk):
-        q = q_all[a:a + query_chunk]
-        best_s, best_i = [], []
-        for b in range(0, len(products), corpus_chunk):
-            s = q @ p_all[b:b + corpus_chunk].T
-            top = torch.topk(s, min(k, s.shape[1]), dim=1)
-            best_s.append(top.values)
-            best_i.append(top.indices + b)
-        s, i = torch.cat(best_s, 1), torch.cat(best_i, 1)
-        top = torch.topk(s, k, dim=1)
-        out[a:a + query_chunk] = torch.gather(i, 1, top.indices).numpy()
-    return out
 
 
 def main(argv=None) -> dict:

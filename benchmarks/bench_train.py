@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
+import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 
 from common import print_table, save  # noqa: E402
@@ -59,27 +60,23 @@ def _setups(preset_name: str):
     ]
 
 
-class _StepClock:
+class _StepClock(pl.Callback):
+    """Wall time at the start of every training batch (and at the end): the step time, data loading included."""
+
     def __init__(self):
-        import pytorch_lightning as pl
+        self.starts = []
 
-        class Clock(pl.Callback):
-            def __init__(self):
-                self.starts = []
+    def on_train_batch_start(self, *args):
+        self.starts.append(time.perf_counter())
 
-            def on_train_batch_start(self, *args):
-                self.starts.append(time.perf_counter())
-
-            def on_train_end(self, *args):
-                self.starts.append(time.perf_counter())
-
-        self.callback = Clock()
+    def on_train_end(self, *args):
+        self.starts.append(time.perf_counter())
 
 
 def lightning_steps(system, loader_fn, steps: int) -> list[float]:
     from mmpaper.train import make_trainer
 
-    clock = _StepClock().callback
+    clock = _StepClock()
     with tempfile.TemporaryDirectory() as tmp:
         trainer = make_trainer(tmp, max_epochs=1, max_steps=steps, progress=False, accelerator="cpu")
         trainer.callbacks.append(clock)

@@ -32,6 +32,19 @@ def _runs_state(ex) -> str:
     return h.hexdigest()
 
 
+def open_experiment(preset: str = "cpu", runs_dir: str | Path | None = None):
+    """Every chapter's set-up: the preset's :class:`~mmpaper.experiments.Experiment` with all variants run —
+    finished run directories are reused, so only what is missing trains — and library warnings silenced."""
+    import warnings
+
+    from .experiments import Experiment
+
+    warnings.filterwarnings("ignore")
+    ex = Experiment(preset, runs_dir=runs_dir, progress=False)
+    ex.run_all()
+    return ex
+
+
 def sync_notebooks(root: Path = ROOT) -> list[Path]:
     """Write the ``.ipynb`` twin of every chapter from its ``.py`` source (what Colab and papermill open)."""
     import jupytext

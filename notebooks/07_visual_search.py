@@ -37,13 +37,11 @@ preset = "cpu"      # smoke | cpu | gpu (the esci preset has no query photos)
 runs_dir = None     # default: runs/ beside the package
 
 # %%
-import warnings
-warnings.filterwarnings("ignore")
 from IPython.display import Markdown, display
-from mmpaper.experiments import Experiment, VISUAL_VARIANTS
-from mmpaper import report, plots
-ex = Experiment(preset, runs_dir=runs_dir, progress=False)
-_ = ex.run_all()  # reuses every finished run directory; trains only what is missing
+from mmpaper.experiments import VISUAL_VARIANTS
+from mmpaper import plots, report
+from mmpaper.book import open_experiment
+ex = open_experiment(preset, runs_dir)  # reuses every finished run directory; trains only what is missing
 names = list(VISUAL_VARIANTS)
 
 # %% [markdown]

@@ -30,13 +30,10 @@ preset = "cpu"      # smoke | cpu | gpu | esci
 runs_dir = None     # default: runs/ beside the package
 
 # %%
-import warnings
-warnings.filterwarnings("ignore")
 from IPython.display import Markdown, display
-from mmpaper.experiments import Experiment, VARIANTS
-from mmpaper import report, plots
-ex = Experiment(preset, runs_dir=runs_dir, progress=False)
-_ = ex.run_all()  # reuses every finished run directory; trains only what is missing
+from mmpaper import report
+from mmpaper.book import open_experiment
+ex = open_experiment(preset, runs_dir)  # reuses every finished run directory; trains only what is missing
 
 # %%
 import pandas as pd

@@ -43,7 +43,7 @@ import torch
 import faiss
 from IPython.display import Image, Markdown, display
 from mmpaper.book import ROOT
-from mmpaper.retrieval import search
+from mmpaper.retrieval import chunked_torch_topk, search
 if preset == "smoke":
     live_queries, live_products = min(live_queries, 200), min(live_products, 20_000)
 
@@ -61,16 +61,6 @@ queries = rng.standard_normal((live_queries, 256), dtype=np.float32)
 queries /= np.linalg.norm(queries, axis=1, keepdims=True)
 
 
-def torch_topk(q, p, k=100, corpus_chunk=100_000):
-    qt, pt = torch.from_numpy(q), torch.from_numpy(p)
-    vals, ids = [], []
-    for b in range(0, len(p), corpus_chunk):
-        top = torch.topk(qt @ pt[b:b + corpus_chunk].T, k, dim=1)
-        vals.append(top.values), ids.append(top.indices + b)
-    top = torch.topk(torch.cat(vals, 1), k, dim=1)
-    return torch.gather(torch.cat(ids, 1), 1, top.indices).numpy()
-
-
 def flat(q, p, k=100):
     index = faiss.IndexFlatIP(p.shape[1])
     index.add(p)
@@ -79,7 +69,7 @@ def flat(q, p, k=100):
 
 timings, ids = {}, {}
 for name, fn in [("faiss IndexFlatIP (floor)", flat), ("mmpaper search", lambda q, p: search(q, p, 100, use_gpu=False)[1]),
-                 ("chunked torch.topk", torch_topk)]:
+                 ("chunked torch.topk", chunked_torch_topk)]:
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()

@@ -71,3 +71,12 @@ def test_embed_concatenates_batches_and_restores_training_mode():
     out = embed(enc.encode, xs, progress=False)
     assert out.shape == (6, 2) and out.dtype == np.float32 and out.flags["C_CONTIGUOUS"]
     assert enc.training
+
+
+def test_chunked_torch_topk_equals_brute_force_across_chunk_edges():
+    from mmpaper.retrieval import brute_force_topk, chunked_torch_topk
+
+    rng = np.random.default_rng(4)
+    q, p = rng.standard_normal((37, 8), dtype=np.float32), rng.standard_normal((250, 8), dtype=np.float32)
+    got = chunked_torch_topk(q, p, 10, query_chunk=16, corpus_chunk=64)  # the last corpus chunk holds 58 < 64
+    np.testing.assert_array_equal(got, brute_force_topk(q, p, 10)[1])
