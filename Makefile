@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PRESET ?= cpu
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-all book world run tables bench bench-full bench-book clean
+.PHONY: help venv test test-all book book-check world run tables bench bench-full bench-book clean
 
 help:
 	@echo "make book      build the book on the embedded world (PRESET=$(PRESET)); HTML in _build/html"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench     run the benchmarks (about 30 min on 2 cores) and write BENCHMARKS.md"
 	@echo "make bench-full  the evaluation benchmark on all 38,268 paper queries (hours on 2 cores)"
 	@echo "make bench-book  time a cold and a warm book build for PRESET"
+	@echo "make book-check  screenshot every page of the built book in headless Chromium; fail on overflow"
 
 venv: $(STAMP)
 
@@ -50,6 +51,16 @@ clean:
 
 book: $(STAMP)
 	$(PY) -m mmpaper book --preset $(PRESET)
+
+# The built book (make book first) in headless Chromium at 1280 and 1920 px: a screenshot of every page into
+# _build/$(PRESET)/screenshots, and a failure for any table or figure wider than the content column, figure text
+# under 10 px, unrendered formulas, or the HTML checks of the test suite. Chromium is Debian's package:
+#   apt-get update && apt-get install -y chromium
+book-check: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ echo "book-check needs headless Chromium: apt-get update && apt-get install -y chromium"; exit 2; }
+	$(PY) -c "import sys; from mmpaper.book import browser_check; \
+		sys.exit(min(1, browser_check('_build/$(PRESET)/_build/html', '_build/$(PRESET)/screenshots')))"
 
 # the paper's 3,384,067 products in full; the search on BENCH_QUERIES of its 38,268 queries (linear in queries)
 BENCH_QUERIES ?= 4096

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,6 +25,7 @@ import pandas as pd
 import torch
 
 from . import __version__
+from .rundirs import INCOMPLETE, RunDir, read_json, write_json
 from .towers import TINY_CLIP, BiBERTConfig
 
 # ------------------------------------------------------------------------------------------------- variants
@@ -135,10 +137,13 @@ class Preset:
     vs_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # w_1 (d_img, title), w_2 (q_img, title), w_3 (q_text)
     vs_k_precision: int = 10
     seed: int = 0
-    accelerator: str = "cpu"
+    accelerator: str = "auto"                    # GPU when present; a preset pins "cpu" or "gpu" only on purpose
     devices: int | str = "auto"                  # e.g. 2 with strategy "ddp": NT-Xent over the gathered batch
     strategy: str = "auto"
     esci_dir: str | None = None
+    three_tower_query: str = "mlp"               # 3tMM query side, Eq. 5 read as F_q(f_q(q)) ("mlp") or f_q(q)
+    vs_shared_encoders: bool = True              # visual search: one CLIP shared by the towers (KDD 2024, Fig. 4)
+    world_settings: tuple = ()                   # (name, value) pairs over the world preset (calibration trials)
 
     def key(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -148,8 +153,9 @@ PRESETS: dict[str, Preset] = {
     "smoke": Preset("smoke", "smoke", BiBERTConfig(vocab_size=600, hidden_size=32, intermediate_size=64,
                                                    embed_dim=32, max_length=16),
                     clip_epochs=2, bibert_epochs=2, variant_epochs=1, batch_size=64, clip_batch_size=128,
-                    patience=None, vs_epochs=1, vs_batch_size=64),
-    "cpu": Preset("cpu", "cpu"),
+                    patience=None, vs_epochs=1, vs_batch_size=64,
+                    accelerator="cpu"),  # pinned: tests compare exact numbers, which GPU kernels would change
+    "cpu": Preset("cpu", "cpu", accelerator="cpu"),  # pinned: the book's calibrated, recorded numbers are CPU numbers
     "gpu": Preset("gpu", "gpu", BiBERTConfig(vocab_size=16000, hidden_size=768, num_layers=2, num_heads=4,
                                              intermediate_size=3072, max_length=32, embed_dim=256),
                   clip_model="ViT-B-32-256", clip_epochs=10, bibert_epochs=6, variant_epochs=3, batch_size=1024,
@@ -159,6 +165,9 @@ PRESETS: dict[str, Preset] = {
                    clip_model="ViT-L-14", clip_pretrained="openai", batch_size=512, fused_dim=256,
                    accelerator="auto", esci_dir="data/esci"),
 }
+# Colab: the cpu preset's world and settings on whatever the runtime has (a T4 when one is attached); its own run
+# directories, since GPU kernels give slightly different numbers. book.open_experiment picks it inside Colab.
+PRESETS["colab"] = replace(PRESETS["cpu"], name="colab", accelerator="auto")
 
 
 def preset(name: str, **overrides) -> Preset:
@@ -190,10 +199,23 @@ def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float))
-    tmp.replace(path)
+_write_json = write_json  # atomic JSON writes (mmpaper.rundirs)
+
+
+def _agree(value):
+    """Under DDP, rank 0's answer for every process. Whether a run is finished or where it resumes from must be
+    one decision: a run another process finished while rank 0 waited for its lock must not be trained by the
+    other ranks alone. Outside DDP (or before Lightning has started it) the value itself."""
+    if _distributed():
+        box = [value]
+        torch.distributed.broadcast_object_list(box, src=0)
+        return box[0]
+    return value
+
+
+def _note(line: str) -> None:
+    if process_rank() == 0:
+        print(f"[mmpaper] {line}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -232,16 +254,19 @@ class Experiment:
             else:
                 from .data.world import load_world, world_config
 
-                self._catalog = load_world(world_config(self.preset.world, seed=self.preset.seed),
-                                           self.cache_dir, progress=self.progress)
+                self._catalog = load_world(self.world_config(), self.cache_dir, progress=self.progress)
         return self._catalog
 
     def world_key(self) -> str:
         if self.preset.world == "esci":
             return f"esci:{Path(self.preset.esci_dir).resolve()}"
+        return self.world_config().key()
+
+    def world_config(self):
+        """The synthetic world of this preset: its world preset, the preset's seed and any world settings."""
         from .data.world import world_config
 
-        return world_config(self.preset.world, seed=self.preset.seed).key()
+        return world_config(self.preset.world, seed=self.preset.seed, **dict(self.preset.world_settings))
 
     def eval_query_ids(self) -> np.ndarray:
         p = self.catalog.purchases
@@ -264,27 +289,99 @@ class Experiment:
         return _hash({"stage": stage, **base, "clip": self.stage_hash("clip")})
 
     def run_dir(self, name: str) -> Path:
+        """Where the finished run of a variant lives (``runs/<preset>/<variant>/<hash>``)."""
         variant(name)
         return self.runs_dir / name / self.stage_hash(name)
+
+    def rundir(self, name: str) -> RunDir:
+        """The run directory of a variant: finished path, ``.incomplete`` sibling and lock (mmpaper.rundirs)."""
+        return RunDir(self.run_dir(name))
+
+    def _ensure(self, rd: RunDir, build, *, force: bool = False) -> bool:
+        """Make ``rd`` a finished run: reuse it when it is one, else ``build(partial)`` into its ``.incomplete``
+        sibling under its file lock and rename it into place. Returns whether it was reused.
+
+        The lock makes a second process asking for the same run wait and then reuse it. Under DDP only rank 0
+        locks and writes; every rank builds (they train together) and a barrier lets the others read the result.
+        """
+        rank0 = process_rank() == 0
+        with rd.lock(enabled=rank0, note=_note):
+            reused = not force and _agree(rd.finished())
+            if not reused:
+                partial = rd.begin(write=rank0)
+                try:
+                    build(partial)
+                except BaseException as err:
+                    if rank0:
+                        rd.fail(err)
+                    raise
+                if rank0:
+                    rd.finish()
+        if _distributed():
+            torch.distributed.barrier()
+        return reused
+
+    def _load(self, rd: RunDir, name: str, loader, rebuild):
+        """``loader(path)`` on a file of a finished run, after checking it against the run's manifest. A file that
+        fails the check or does not load is reported, its run removed and rebuilt once."""
+        from .data.manifest import CorruptCacheError
+
+        try:
+            return loader(rd.verified(name))
+        except (CorruptCacheError, OSError, RuntimeError, ValueError, KeyError, EOFError) as err:
+            rd.discard(f"{name}: {err.__class__.__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+        rebuild()
+        return loader(rd.verified(name))
 
     # -- stage 0: the "public" CLIP and its frozen features
     def clip_dir(self) -> Path:
         return self.runs_dir / "stage0-clip" / self.stage_hash("clip")
 
+    def _stage0(self) -> RunDir:
+        """Stage 0 as one run directory: the "public" CLIP, pretrained here on the caption corpus (``clip.pt``)
+        unless the preset names an open_clip pretrained tag, and its frozen features of every product image and
+        every query (``features.npz``)."""
+        rd = RunDir(self.clip_dir())
+        if "stage0" in self._models:
+            return rd
+
+        def build(partial: Path) -> None:
+            from .towers import CLIPTowers
+
+            p = self.preset
+            clip = CLIPTowers(p.clip_model, pretrained=p.clip_pretrained) if p.clip_pretrained is not None \
+                else self._pretrain_clip(partial)
+            self._models["clip"] = clip.freeze()
+            self._models["clip_features"] = self._embed_clip_features(clip)
+            if process_rank() == 0:
+                product, query = self._models["clip_features"]
+                np.savez(partial / "features.npz", product=product, query=query)
+
+        self._ensure(rd, build)
+        self._models["stage0"] = True
+        return rd
+
+    def _rebuild_stage0(self) -> None:
+        for key in ("stage0", "clip", "clip_features"):
+            self._models.pop(key, None)
+        self._stage0()
+
     def clip_towers(self):
         from .towers import CLIPTowers
 
-        if "clip" in self._models:
-            return self._models["clip"]
-        p = self.preset
-        directory = self.clip_dir()
-        if p.clip_pretrained is not None:
-            clip = CLIPTowers(p.clip_model, pretrained=p.clip_pretrained)
-        elif (directory / "clip.pt").exists():
-            clip = CLIPTowers(p.clip_model, pretrained=str(directory / "clip.pt"))
-        else:
-            clip = self._pretrain_clip(directory)
-        self._models["clip"] = clip.freeze()
+        if "clip" not in self._models:
+            p = self.preset
+            if p.clip_pretrained is not None:
+                clip = CLIPTowers(p.clip_model, pretrained=p.clip_pretrained)
+            else:
+                rd = self._stage0()
+                if "clip" in self._models:  # trained just now
+                    return self._models["clip"]
+                clip = self._load(rd, "clip.pt", lambda path: CLIPTowers(p.clip_model, pretrained=str(path)),
+                                  self._rebuild_stage0)
+                if "clip" in self._models:  # rebuilt: the damaged file was trained again
+                    return self._models["clip"]
+            self._models["clip"] = clip.freeze()
         return self._models["clip"]
 
     def _pretrain_clip(self, directory: Path):
@@ -295,7 +392,6 @@ class Experiment:
         from .train import CLIPPretrainSystem, make_trainer
 
         p, world = self.preset, self.catalog
-        directory.mkdir(parents=True, exist_ok=True)
         pl.seed_everything(p.seed, workers=True, verbose=False)
         clip = CLIPTowers(p.clip_model)
         tokens = clip.tokenize(world.captions["caption"].tolist())
@@ -303,41 +399,53 @@ class Experiment:
         t0 = time.perf_counter()
         trainer = make_trainer(directory, max_epochs=p.clip_epochs, accelerator=p.accelerator,
                                progress=self.progress)
-        trainer.fit(CLIPPretrainSystem(clip, lr=p.lr_clip), datamodule=dm,
-                    ckpt_path=self._resume_from(directory))
-        clip.save(directory / "clip.pt")
-        _write_json(directory / "stage.json", {"stage": "clip", "train_seconds": time.perf_counter() - t0,
-                                               "epochs": trainer.current_epoch})
+        self._fit(trainer, CLIPPretrainSystem(clip, lr=p.lr_clip), dm, directory, "stage0-clip")
+        if trainer.global_rank == 0:
+            clip.save(directory / "clip.pt")
+            _write_json(directory / "stage.json", {"stage": "clip", "train_seconds": time.perf_counter() - t0,
+                                                   "epochs": trainer.current_epoch})
         return clip
 
-    @staticmethod
-    def _resume_from(directory: Path) -> str | None:
-        last = directory / "last.ckpt"
-        return str(last) if last.exists() else None
+    def _resume_from(self, directory: Path) -> str | None:
+        """The checkpoint an interrupted run left in its ``.incomplete`` directory, when it loads (rank 0's answer
+        under DDP, so every process resumes from the same one)."""
+        if process_rank() == 0:
+            rd = RunDir(directory.with_name(directory.name.removesuffix(INCOMPLETE)))
+            path = rd.resume_checkpoint()
+        else:
+            path = str(directory / "last.ckpt") if (directory / "last.ckpt").exists() else None
+        return _agree(path)
+
+    def _embed_clip_features(self, clip) -> tuple[np.ndarray, np.ndarray]:
+        from .retrieval import embed
+
+        cat, bs = self.catalog, 1024
+        images = cat.images
+        product = embed(lambda b: clip.encode_image(b["x"]),
+                        ({"x": torch.from_numpy(np.asarray(images[i:i + bs]))} for i in range(0, len(images), bs)),
+                        desc="CLIP image features", progress=self.progress)
+        texts = cat.queries["query"].tolist()
+        query = embed(lambda b: clip.encode_text(b["x"]),
+                      ({"x": clip.tokenize(texts[i:i + bs])} for i in range(0, len(texts), bs)),
+                      desc="CLIP text features", progress=self.progress)
+        return np.asarray(product), np.asarray(query)
 
     def clip_features(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Frozen ``g_i`` of every product image and ``g_t`` of every query, computed once per stage-0 CLIP."""
         cat = self.catalog
         if getattr(cat, "product_clip_image", None) is not None:  # SQID's precomputed features
             return torch.from_numpy(cat.product_clip_image), torch.from_numpy(cat.query_clip_text)
-        path = self.clip_dir() / "features.npz"
-        if not path.exists():
-            from .retrieval import embed
+        if "clip_features" not in self._models:
+            rd = self._stage0()
+            if "clip_features" not in self._models:
+                def read(path):
+                    with np.load(path) as data:
+                        return data["product"], data["query"]
 
-            clip = self.clip_towers()
-            bs = 1024
-            images = cat.images
-            prod = embed(lambda b: clip.encode_image(b["x"]),
-                         ({"x": torch.from_numpy(np.asarray(images[i:i + bs]))} for i in range(0, len(images), bs)),
-                         desc="CLIP image features", progress=self.progress)
-            texts = cat.queries["query"].tolist()
-            qry = embed(lambda b: clip.encode_text(b["x"]),
-                        ({"x": clip.tokenize(texts[i:i + bs])} for i in range(0, len(texts), bs)),
-                        desc="CLIP text features", progress=self.progress)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(path, product=prod, query=qry)
-        data = np.load(path)
-        return torch.from_numpy(data["product"]), torch.from_numpy(data["query"])
+                features = self._load(rd, "features.npz", read, self._rebuild_stage0)
+                self._models.setdefault("clip_features", features)
+        product, query = self._models["clip_features"]
+        return torch.from_numpy(product), torch.from_numpy(query)
 
     # -- stage 1: BiBERT
     def bibert(self):
@@ -347,10 +455,9 @@ class Experiment:
         from .towers import BiBERT
 
         if "bibert" not in self._models:
-            directory = self.run_dir("bibert")
-            if not (directory / "bibert" / "bibert.pt").exists():
-                self.run("bibert")
-            self._models["bibert"] = BiBERT.load(directory / "bibert")
+            self.run("bibert")  # reuses the finished run, or trains it
+            self._models["bibert"] = self._load(self.rundir("bibert"), "bibert", BiBERT.load,
+                                                lambda: self.run("bibert"))
         return copy.deepcopy(self._models["bibert"])
 
     def store(self, tokenizer_source=None):
@@ -380,29 +487,44 @@ class Experiment:
             model = FourTowerMM(bibert, None, v.fusion, clip_dim=clip_dim, alpha=self.alpha() if v.fusion == "acat"
                                 else 0.5, out_dim=p.fused_dim)
         else:
-            model = ThreeTowerMM(bibert, None, clip_dim=clip_dim, out_dim=p.fused_dim)
+            model = ThreeTowerMM(bibert, None, clip_dim=clip_dim, out_dim=p.fused_dim,
+                                 query_side=p.three_tower_query)
         return model.set_trainable(bibert=v.tune_bibert, fusion=v.train_mlp, clip=False)
 
     def alpha(self) -> float:
-        """α of Eq. 4, chosen by validation recall on held-out train-period queries (never the eval set)."""
-        path = self.runs_dir / "alpha" / self.stage_hash("alpha") / "alpha.json"
-        if path.exists():
-            return json.loads(path.read_text())["alpha"]
-        from .models import FourTowerMM
+        """α of Eq. 4, chosen by validation recall on held-out train-period queries (never the eval set); with no
+        validation queries (tiny data) α is 0.5, i.e. plain concat, with a note."""
+        if "alpha" in self._models:
+            return self._models["alpha"]
+        rd = RunDir(self.runs_dir / "alpha" / self.stage_hash("alpha"))
 
-        dm = self._datamodule(seen=False)
-        curve = {}
-        bibert = self.bibert()
-        for a in self.preset.alpha_grid:
-            model = FourTowerMM(bibert, None, "acat", clip_dim=int(self.clip_features()[0].shape[1]), alpha=a)
-            system = self._system("4tmm-acat", model, dm)
-            curve[a] = system.validation_recall()
-        best = max(curve, key=lambda a: (curve[a], -abs(a - 0.5)))
-        if process_rank() > 0:  # every process computes the same α; rank 0 writes it
-            return best
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_json(path, {"alpha": best, "validation_recall": {str(a): r for a, r in curve.items()}})
-        return best
+        def build(partial: Path) -> None:
+            from .models import FourTowerMM
+
+            dm = self._datamodule(seen=False)
+            curve = {}
+            if len(dm.val_query_ids) == 0:
+                _note("no validation queries (too few train-period queries to hold some out): alpha of "
+                      "4tmm-acat is 0.5, not chosen")
+                best = 0.5
+            else:
+                bibert = self.bibert()
+                for a in self.preset.alpha_grid:
+                    model = FourTowerMM(bibert, None, "acat", clip_dim=int(self.clip_features()[0].shape[1]),
+                                        alpha=a)
+                    curve[a] = self._system("4tmm-acat", model, dm).validation_recall()
+                best = max(curve, key=lambda a: (curve[a], -abs(a - 0.5)))
+            self._models["alpha"] = best  # every process computes the same α; rank 0 writes it
+            if process_rank() == 0:
+                _write_json(partial / "alpha.json",
+                            {"alpha": best, "validation_recall": {str(a): r for a, r in curve.items()}})
+
+        self.clip_features(), self.bibert()  # upstream stages, each under its own lock, before this one's
+        self._ensure(rd, build)
+        if "alpha" not in self._models:
+            self._models["alpha"] = self._load(rd, "alpha.json", lambda path: read_json(path)["alpha"],
+                                               lambda: self._ensure(rd, build))
+        return self._models["alpha"]
 
     def _datamodule(self, seen: bool):
         from .data.modules import PairsDataModule
@@ -427,39 +549,47 @@ class Experiment:
         Under DDP (``devices=2, strategy="ddp"``) Lightning re-runs the whole command in a second process, so every
         process passes through every variant in the same order: all of them train, only rank 0 evaluates and
         writes, and a barrier per variant lets the others read what rank 0 wrote (the trained BiBERT that later
-        stages start from, the metrics)."""
-        result = self._run(name, force=force, callbacks=callbacks)
-        if _distributed():
-            torch.distributed.barrier()
-            if not result.metrics:
-                result = self.result(name)
-        return result
+        stages start from, the metrics).
 
-    def _run(self, name: str, *, force: bool = False, callbacks=None) -> RunResult:
+        The run is written into ``<hash>.incomplete`` and renamed to ``<hash>`` when whole (mmpaper.rundirs); a
+        failed or interrupted run stays ``.incomplete``, marked with what stopped it, and the next call resumes
+        from its checkpoint. Another process asking for the same run meanwhile waits for it, then reuses it."""
+        v, rd = variant(name), self.rundir(name)
+        if not force and _agree(rd.finished()):
+            return RunResult(name, rd.final, rd.metrics(), True)
+        if v.visual and getattr(self.catalog, "photos", None) is None:
+            raise ValueError(f"variant {name!r} needs query photos; the {self.preset.world!r} catalog has none "
+                             f"(run --variant table2)")
+        # upstream stages first, so whether they were trained now or earlier never shifts this run's random state;
+        # each takes its own lock, so no lock is held while waiting for another
+        if v.visual:
+            self.clip_towers()
+        else:
+            self.clip_features()
+            if v.model not in ("bibert", "clip"):
+                self.bibert()
+            if v.fusion == "acat":
+                self.alpha()
+        reused = self._ensure(rd, lambda partial: self._run(name, partial, callbacks), force=force)
+        return RunResult(name, rd.final, rd.metrics(), reused)
+
+    def _run(self, name: str, directory: Path, callbacks=None) -> None:
+        """Train (when the variant trains) and evaluate one variant into ``directory`` (its ``.incomplete``
+        run directory); rank 0 writes, other DDP ranks only train."""
         import pytorch_lightning as pl
 
         from .train import make_trainer
 
-        v = variant(name)
-        directory = self.run_dir(name)
-        if (directory / "metrics.json").exists() and not force:
-            return RunResult(name, directory, json.loads((directory / "metrics.json").read_text()), True)
-        directory.mkdir(parents=True, exist_ok=True)
+        v, p = variant(name), self.preset
         if process_rank() > 0 and not v.trains:  # nothing to share: rank 0 evaluates alone
-            return RunResult(name, directory, {}, False)
-        p = self.preset
+            return
         if process_rank() == 0:
             _write_json(directory / "config.json", {"variant": asdict(v), "preset": asdict(p),
                                                     "world": self.world_key(), "version": __version__,
                                                     "clip_stage": self.stage_hash("clip")})
         if v.visual:
-            return self._run_visual(v, directory, callbacks)
-        # upstream stages first, so whether they were trained now or earlier never shifts this run's random state
-        self.clip_features()
-        if v.model not in ("bibert", "clip"):
-            self.bibert()
-        if v.fusion == "acat":
-            self.alpha()
+            self._run_visual(v, directory, callbacks)
+            return
         pl.seed_everything(p.seed, workers=True, verbose=False)
         t0 = time.perf_counter()
         epochs, processes = 0, 1
@@ -481,10 +611,10 @@ class Experiment:
             max_epochs = p.bibert_epochs if v.model == "bibert" else p.variant_epochs
             trainer = make_trainer(directory, max_epochs=max_epochs, accelerator=p.accelerator,
                                    devices=p.devices, strategy=p.strategy, patience=p.patience,
-                                   progress=self.progress)
+                                   progress=self.progress, validation=len(dm.val_query_ids) > 0)
             epochs = self._fit(trainer, system, dm, directory, name, callbacks)
             if trainer.global_rank != 0:  # under DDP the other processes stop here; rank 0 evaluates and writes
-                return RunResult(name, directory, {}, False)
+                return
             processes = trainer.world_size
         train_seconds = time.perf_counter() - t0
         if v.model == "bibert":
@@ -496,7 +626,6 @@ class Experiment:
         if v.fusion == "acat":
             metrics["alpha"] = self.alpha()
         _write_json(directory / "metrics.json", metrics)
-        return RunResult(name, directory, metrics, False)
 
     def _fit(self, trainer, system, dm, directory: Path, name: str, callbacks=None) -> int:
         if callbacks:
@@ -526,7 +655,8 @@ class Experiment:
     def build_visual_model(self, name: str):
         from .models import VisualSearchModel
 
-        return VisualSearchModel(self.clip_towers(), variant(name).model.removeprefix("vs-"))
+        return VisualSearchModel(self.clip_towers(), variant(name).model.removeprefix("vs-"),
+                                 shared=self.preset.vs_shared_encoders)
 
     def _run_visual(self, v: Variant, directory: Path, callbacks=None) -> RunResult:
         import pytorch_lightning as pl
@@ -585,6 +715,9 @@ class Experiment:
         np.save(directory / "eval_photo_rows.npy", rows)
         metrics = visual_search_metrics(topk, target, attributes, k_precision=p.vs_k_precision)
         metrics["distractor_preferred"] = distractor_preferred(queries, products, target, distractor)
+        # per photo (1 preferred, 0 not, -1 no distractor): the claims' paired statistics resample photos
+        np.save(directory / "distractor_preferred.npy",
+                distractor_preferred(queries, products, target, distractor, per_photo=True))
         return {**metrics, "n_photos": int(len(rows)), "n_products": int(len(products)), "k": int(topk.shape[1]),
                 "eval_seconds": time.perf_counter() - t0}
 
@@ -615,11 +748,20 @@ class Experiment:
         return {n: self.run(n, force=force) for n in variant_names(names)}
 
     def result(self, name: str) -> RunResult:
-        directory = self.run_dir(name)
-        if not (directory / "metrics.json").exists():
-            raise FileNotFoundError(f"no finished run of {name!r} for preset {self.preset.name!r} in {directory}; "
-                                    f"run: python -m mmpaper run --preset {self.preset.name} --variant {name}")
-        return RunResult(name, directory, json.loads((directory / "metrics.json").read_text()), True)
+        """The finished run of a variant (never trains); a clear error naming the command that makes it."""
+        rd = self.rundir(name)
+        if not rd.finished():
+            started = f" (an incomplete one is in {rd.partial})" if rd.partial.exists() else ""
+            raise FileNotFoundError(f"no finished run of {name!r} for preset {self.preset.name!r} in {rd.final}"
+                                    f"{started}; run: python -m mmpaper run --preset {self.preset.name} "
+                                    f"--variant {name}")
+        return RunResult(name, rd.final, rd.metrics(), True)
+
+    def runs(self) -> list[dict]:
+        """Every finished and incomplete run of this preset (``python -m mmpaper runs``)."""
+        from .rundirs import list_runs
+
+        return list_runs(self.runs_dir)
 
     def clean(self) -> None:
         shutil.rmtree(self.runs_dir, ignore_errors=True)

@@ -155,19 +155,40 @@ class FourTowerMM(RetrievalModel):
 
 
 class ThreeTowerMM(RetrievalModel):
-    """3tMM, Eq. 5: ``e_q = F_q(f_q(q))``, ``e_d = F_d(f_d(d_text), g_i(d_image))`` — no CLIP text tower, so
-    the MLPs alone must align CLIP's image space with BiBERT's text space."""
+    """3tMM, Eq. 5: no CLIP text tower; the product side is ``e_d = F_d(f_d(d_text), g_i(d_image))`` and its MLP
+    must align CLIP's image space with BiBERT's text space.
+
+    Eq. 5 itself was lost when the seed's text was extracted ("with trivial notation abuse, our 3tMM becomes as
+    | (5) |"), and the stored arXiv HTML page (2501.07365v3) we could search holds only the paper's opening, not
+    §3.2, so the query side is a reading. Two are offered by ``query_side``:
+
+    * ``"mlp"`` (default): ``e_q = F_q(f_q(q))``, the query MLP of Eq. 2 applied to the BiBERT embedding alone.
+      This is what "notation abuse" suggests (``F_q`` written with one argument instead of two) and what the
+      design brief restates; it keeps the 3tMM an ablation of the 4tMM that removes only ``g_t``.
+    * ``"identity"``: ``e_q = f_q(q)``, no query MLP; the product MLP maps into BiBERT's query space itself (its
+      output width is then BiBERT's, and ``out_dim`` is not used). The seed's sentence after Eq. 5 ("the MLP is
+      functioning as aligning the embedding of image to the BiBERT vector space") fits this reading too.
+    """
 
     parts = ("bibert", "clip", "fusion")
+    QUERY_SIDES = ("mlp", "identity")
 
     def __init__(self, bibert: BiBERT, clip: CLIPTowers | None, *, clip_dim: int | None = None, out_dim: int = 128,
-                 hidden_dim: int | None = None):
+                 hidden_dim: int | None = None, query_side: str = "mlp"):
         super().__init__()
+        if query_side not in self.QUERY_SIDES:
+            raise ValueError(f"unknown 3tMM query side {query_side!r}; valid: {list(self.QUERY_SIDES)}")
+        self.query_side = query_side
         self.bibert = bibert
         self.clip = clip if clip is not None else nn.Identity()
         clip_dim = clip_dim or clip.embed_dim
+        if query_side == "identity":
+            out_dim = bibert.embed_dim
+            query = nn.Identity()
+        else:
+            query = build_fusion("mlp", (bibert.embed_dim,), out_dim=out_dim, hidden_dim=hidden_dim)
         self.fusion = nn.ModuleDict({
-            "query": build_fusion("mlp", (bibert.embed_dim,), out_dim=out_dim, hidden_dim=hidden_dim),
+            "query": query,
             "product": build_fusion("mlp", (bibert.embed_dim, clip_dim), out_dim=out_dim, hidden_dim=hidden_dim),
         })
 
@@ -183,14 +204,24 @@ class ThreeTowerMM(RetrievalModel):
 
 # ------------------------------------------------------------------------------------ visual search (KDD 2024)
 class VisualSearchModel(RetrievalModel):
-    """The visual-search towers of Zhu et al. (KDD 2024), every encoder an open_clip tower started from the same
-    vision-language pretrained CLIP (the paper's point: bring that pretraining into metric learning).
+    """The visual-search towers of Zhu et al. (KDD 2024), every encoder started from one vision-language pretrained
+    CLIP (the paper's point: bring that pretraining into metric learning).
 
-    * ``img2img``: query-photo encoder and product-image encoder, ``e_q = h_q(q_img)``, ``e_d = h_d(d_img)``.
+    * ``img2img``: a query-photo encoder and a product-image encoder, ``e_q = h_q(q_img)``, ``e_d = h_d(d_img)``.
     * ``3tower``: adds a product-text encoder ``h_t(d_title)`` used only by the alignment losses at training
       time; retrieval stays image to image.
     * ``4tower``: the query also carries a short text ``q_text`` with a fourth encoder ``h_s``; the fused query is
       ``e_q = normalise(h_q(q_img) + w · h_s(q_text))`` with a learnt weight ``w``.
+
+    ``shared=True`` (the default) is the published model (arXiv 2412.13364, Fig. 4: "the weights between two
+    image encoders are shared ... the two text encoder weights are shared in the 4-tower architecture"): one copy
+    of the CLIP, whose image half is both ``h_q`` and ``h_d`` and whose text half is both ``h_t`` and ``h_s``; the
+    part names then refer to the same module (``model.query_image is model.product_image``). ``shared=False``
+    keeps one independent copy per tower, each learning only its own half.
+
+    Each part is a *role* — an image role uses the ``visual.*`` weights of its module, a text role the others —
+    so with shared encoders, roles that are one set of weights must be switched together (``set_trainable``
+    refuses otherwise).
 
     Batch keys: ``query_image`` / ``product_image`` (uint8 ``[N, H, W, 3]``), ``product_text`` and ``query_text``
     (open_clip tokens). Products are always embedded from their image alone, so all three models search the same
@@ -198,32 +229,77 @@ class VisualSearchModel(RetrievalModel):
     """
 
     KINDS = ("img2img", "3tower", "4tower")
+    IMAGE_ROLES = ("query_image", "product_image")
 
-    def __init__(self, clip: CLIPTowers, kind: str = "3tower"):
+    def __init__(self, clip: CLIPTowers, kind: str = "3tower", *, shared: bool = True):
         super().__init__()
         import copy
 
         if kind not in self.KINDS:
             raise ValueError(f"unknown visual-search model {kind!r}; valid: {list(self.KINDS)}")
-        self.kind = kind
+        self.kind, self.shared = kind, bool(shared)
         self.parts = ("query_image", "product_image") + (("product_text",) if kind != "img2img" else ()) + \
             (("query_text", "fusion") if kind == "4tower" else ())
-        self.query_image = copy.deepcopy(clip)
-        self.product_image = copy.deepcopy(clip)
-        if kind != "img2img":
-            self.product_text = copy.deepcopy(clip)
+        towers = [p for p in self.parts if p != "fusion"]
+        one = copy.deepcopy(clip) if shared else None
+        for part in towers:  # nn.Module registers the same module under every name it is given
+            setattr(self, part, one if shared else copy.deepcopy(clip))
         if kind == "4tower":
-            self.query_text = copy.deepcopy(clip)
             self.fusion = nn.ParameterDict({"text_weight": nn.Parameter(torch.ones(()))})
         self.set_trainable(**{part: True for part in self.parts})  # the pretrained CLIP may arrive frozen
 
+    def part_parameters(self, part: str) -> list[nn.Parameter]:
+        """The weights a part (role) uses: the ``visual.*`` half of its CLIP for an image role, the text half
+        (without ``logit_scale``, which no loss here uses) for a text role."""
+        if part not in self.parts:
+            raise ValueError(f"{type(self).__name__} has no part {part!r}; parts: {list(self.parts)}")
+        if part == "fusion":
+            return list(self.fusion.parameters())
+        image = part in self.IMAGE_ROLES
+        return [p for name, p in getattr(self, part).model.named_parameters()
+                if name.startswith("visual.") == image and name != "logit_scale"]
+
+    def _half_modules(self, part: str) -> list[nn.Module]:
+        if part == "fusion":
+            return [self.fusion]
+        if not self.shared:  # an independent tower's other half serves no role at all
+            return [getattr(self, part)]
+        clip = getattr(self, part).model
+        image = part in self.IMAGE_ROLES
+        return [m for name, m in clip.named_children() if (name == "visual") == image]
+
     def set_trainable(self, **flags: bool) -> "VisualSearchModel":
-        super().set_trainable(**flags)
-        for part, trainable in flags.items():
-            if trainable and part != "fusion":  # a tower learns its own half of CLIP only (unused weights stay
-                image = part in ("query_image", "product_image")  # out of the optimiser and of DDP's reducer)
-                for pname, p in getattr(self, part).model.named_parameters():
-                    p.requires_grad_(pname.startswith("visual.") == image and pname != "logit_scale")
+        for part in flags:
+            if part not in self.parts:
+                raise ValueError(f"{type(self).__name__} has no part {part!r}; parts: {list(self.parts)}")
+        wanted = {**{p: p not in self._frozen for p in self.parts}, **{p: bool(t) for p, t in flags.items()}}
+        if self.shared:
+            for a in self.parts:
+                for b in self.parts:
+                    same = a != "fusion" and b != "fusion" and getattr(self, a) is getattr(self, b) and \
+                        (a in self.IMAGE_ROLES) == (b in self.IMAGE_ROLES)
+                    if same and wanted[a] != wanted[b]:
+                        raise ValueError(f"{a!r} and {b!r} are one shared encoder (shared=True): make both "
+                                         f"trainable or neither")
+        for part in self.parts:  # a frozen tower's other half stays frozen too: unused weights stay out of the
+            if part != "fusion":  # optimiser and of DDP's reducer
+                for p in getattr(self, part).parameters():
+                    p.requires_grad_(False)
+        for part, trainable in wanted.items():
+            if trainable:
+                for p in self.part_parameters(part):
+                    p.requires_grad_(True)
+            elif part == "fusion":
+                for p in self.fusion.parameters():
+                    p.requires_grad_(False)
+            (self._frozen.discard if trainable else self._frozen.add)(part)
+        return self.train(self.training)
+
+    def train(self, mode: bool = True) -> "VisualSearchModel":
+        nn.Module.train(self, mode)
+        for part in self._frozen:  # only the frozen role's half: with shared encoders the other half may learn
+            for module in self._half_modules(part):
+                module.eval()
         return self
 
     def _query(self, batch):

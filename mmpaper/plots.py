@@ -1,173 +1,294 @@
-"""Figures for the book (matplotlib + seaborn), each a function of run directories or the world."""
+"""Figures for the book (matplotlib + seaborn), each a function of run directories or the world.
+
+Every figure is drawn :data:`WIDTH_IN` inches wide and shown at the width of the book's content column, so a
+font of ``f`` points renders at ``f * column_px / (72 * WIDTH_IN)`` pixels. With no font below
+:data:`MIN_FONT_PT`, text stays at 10 px or more in any column of at least :data:`MIN_COLUMN_PX` pixels (the
+book's column is wider at 1280 and 1920 px windows; ``make book-check`` measures it). Legends sit outside the
+axes, never over the data. :mod:`mmpaper.figures` names these figures and gives them captions and alt text.
+"""
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 
-from .experiments import Experiment
+from .experiments import VARIANTS, Experiment
+
+WIDTH_IN = 7.0
+MIN_FONT_PT = 8.0
+MIN_COLUMN_PX = 10 * 72 * WIDTH_IN / MIN_FONT_PT  # = 630 px
+LABEL_COLOURS = {0: "#2ca02c", 1: "#1f77b4", 2: "#ff7f0e", 3: "#d62728", -1: "#7f7f7f"}
+LABEL_NAMES = {0: "Exact", 1: "Substitute", 2: "Complement", 3: "Irrelevant", -1: "unlabelled"}
+OURS, PAPER = "#4c72b0", "#b8b8b8"
 
 
-def _plt():
+@contextmanager
+def _style():
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="notebook")
-    return plt
+    rc = {"font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "xtick.labelsize": 9,
+          "ytick.labelsize": 9, "legend.fontsize": 9, "legend.title_fontsize": 9, "figure.titlesize": 10}
+    with sns.axes_style("whitegrid"), plt.rc_context(rc):
+        yield plt
 
 
-def world_tour(world, n: int = 8, seed: int = 0):
-    """Product images with their titles, and query photos with the product they show."""
-    plt = _plt()
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(len(world.products), n, replace=False)
-    fig, axes = plt.subplots(2, n, figsize=(1.9 * n, 4.6))
-    for ax, i in zip(axes[0], idx):
-        ax.imshow(world.images[i], interpolation="nearest")
-        ax.set_title("\n".join(_wrap(world.products["title"].iloc[i], 18)), fontsize=8)
-        ax.axis("off")
-    for ax, j in zip(axes[1], rng.choice(len(world.photos), n, replace=False)):
-        ax.imshow(world.photo_images[j], interpolation="nearest")
-        ax.set_title(f"query photo of\nproduct {world.photos['product_id'].iloc[j]}", fontsize=8)
-        ax.axis("off")
-    fig.suptitle("Top: product images and titles. Bottom: visual-search query photos.", fontsize=10)
-    fig.tight_layout()
-    return fig
+def variant_label(name: str) -> str:
+    """A Table 2 row as the paper prints it, with its training switches: ``4tMM MLP (joint, seen neg)``."""
+    v = VARIANTS.get(name)
+    if v is None:
+        return name
+    switches = (["joint"] if v.tune_bibert and v.train_mlp else ["train MLP"] if v.train_mlp else [])
+    switches += ["seen neg"] if v.seen_negatives else []
+    return f"{v.label} ({', '.join(switches)})" if switches else v.label
 
 
-def _wrap(text: str, width: int) -> list[str]:
+def _wrap(text: str, width: int, max_lines: int = 3) -> str:
     lines, line = [], ""
-    for w in text.split():
+    for w in str(text).split():
         if len(line) + len(w) + 1 > width and line:
             lines.append(line)
             line = w
         else:
             line = f"{line} {w}".strip()
-    return lines + [line]
+    lines.append(line)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][: width - 1] + "…"
+    return "\n".join(lines)
 
 
-def retrieved_examples(ex: Experiment, names: list[str], n_queries: int = 3, n_shown: int = 6, seed: int = 1):
-    """For a few eval queries, the top products each model retrieves, framed by label (E green, S blue,
-    C orange, I red); a star marks a purchase."""
-    plt = _plt()
-    cat = ex.catalog
-    qids = ex.eval_query_ids()
-    rng = np.random.default_rng(seed)
-    picks = rng.choice(len(qids), n_queries, replace=False)
-    bought = set(zip(cat.purchases["query_id"], cat.purchases["product_id"]))
-    colours = {0: "#2ca02c", 1: "#1f77b4", 2: "#ff7f0e", 3: "#d62728", -1: "#7f7f7f"}
-    qtext = cat.queries.set_index("query_id")["query"]
-    fig, axes = plt.subplots(n_queries * len(names), n_shown, figsize=(1.6 * n_shown, 1.75 * n_queries * len(names)))
-    axes = np.atleast_2d(axes)
-    for qi, row in enumerate(picks):
-        for mi, name in enumerate(names):
-            r = ex.result(name)
-            topk = np.load(r.directory / "topk.npy")[row]
-            labels = np.load(r.directory / "topk_labels.npy")[row]
-            for j in range(n_shown):
-                ax = axes[qi * len(names) + mi, j]
-                pid = int(topk[j])
-                ax.imshow(cat.images[pid], interpolation="nearest")
-                for spine in ax.spines.values():
-                    spine.set_edgecolor(colours[int(labels[j])])
-                    spine.set_linewidth(4)
-                ax.set_xticks([]), ax.set_yticks([])
-                star = " ★" if (int(qids[row]), pid) in bought else ""
-                ax.set_title("EBCI"[int(labels[j])].replace("B", "S") + star, fontsize=8,
-                             color=colours[int(labels[j])])
-                if j == 0:
-                    ax.set_ylabel(f"{name}\n“{qtext[qids[row]]}”", fontsize=8, rotation=0, ha="right", va="center")
-    fig.suptitle("Top retrieved products (frame: E green, S blue, C orange, I red; ★ purchased)", fontsize=10)
-    fig.tight_layout()
+def _label_legend(fig, labels=(0, 1, 2, 3), extra: list[tuple[str, str]] | None = None):
+    """The frame colours, explained below the figure (outside every image)."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor="white", edgecolor=LABEL_COLOURS[k], linewidth=3, label=LABEL_NAMES[k])
+               for k in labels]
+    handles += [Patch(facecolor="white", edgecolor=c, linewidth=3, label=t) for t, c in (extra or [])]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+
+
+def _frame(ax, colour: str, width: float = 3.5):
+    ax.set_xticks([]), ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_edgecolor(colour)
+        spine.set_linewidth(width)
+
+
+def world_tour(world, n: int = 6, seed: int = 0):
+    """Product images with their titles (top) and visual-search query photos (bottom)."""
+    with _style() as plt:
+        rng = np.random.default_rng(seed)
+        idx = rng.choice(len(world.products), n, replace=False)
+        fig, axes = plt.subplots(2, n, figsize=(WIDTH_IN, 3.9))
+        for ax, i in zip(axes[0], idx):
+            ax.imshow(world.images[i], interpolation="nearest")
+            ax.set_title(_wrap(world.products["title"].iloc[i], 16), fontsize=8)
+            ax.axis("off")
+        photos = getattr(world, "photos", None)
+        if photos is not None and len(photos):
+            for ax, j in zip(axes[1], rng.choice(len(photos), n, replace=False)):
+                ax.imshow(world.photo_images[j], interpolation="nearest")
+                ax.set_title(f"query photo of\nproduct {photos['product_id'].iloc[j]}", fontsize=8)
+                ax.axis("off")
+        else:
+            for ax in axes[1]:
+                ax.axis("off")
+        fig.tight_layout()
     return fig
 
 
-def recall_precision(t2: pd.DataFrame):
-    """Ours vs paper: recall@100 and Exact precision per variant, side by side."""
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
-    for ax, (ours, paper, title) in zip(axes, [("R@100", "paper R@100", "purchase recall@100 (%)"),
-                                               ("E", "paper E", "Exact precision (%)")]):
-        df = pd.DataFrame({"ours": t2[ours], "paper": t2[paper]}, index=t2.index).reset_index()
-        df = df.melt(id_vars="variant", var_name="source", value_name=title)
-        import seaborn as sns
+def _example_grid(plt, rows: list[tuple[str, list[tuple[int, int, bool]]]], images, n_shown: int):
+    """One row per (caption, [(product, label, purchased)]): a text cell then the products, framed by label."""
+    height = 1.15 * len(rows) + 0.5
+    fig, axes = plt.subplots(len(rows), n_shown + 1, figsize=(WIDTH_IN, height),
+                             gridspec_kw={"width_ratios": [2.1] + [1] * n_shown}, squeeze=False)
+    for r, (text, items) in enumerate(rows):
+        axes[r, 0].axis("off")
+        axes[r, 0].text(1.0, 0.5, text, ha="right", va="center", fontsize=8, transform=axes[r, 0].transAxes)
+        for j in range(n_shown):
+            ax = axes[r, j + 1]
+            if j >= len(items):
+                ax.axis("off")
+                continue
+            pid, label, bought = items[j]
+            ax.imshow(images[pid], interpolation="nearest")
+            _frame(ax, LABEL_COLOURS[label])
+            ax.set_title(LABEL_NAMES[label][0] + (" ★" if bought else ""), fontsize=8,
+                         color=LABEL_COLOURS[label], pad=2)
+    return fig
 
-        sns.barplot(data=df, x="variant", y=title, hue="source", ax=ax, palette=["#4c72b0", "#c0c0c0"])
-        ax.tick_params(axis="x", rotation=60)
-        ax.set_xlabel("")
-        ax.set_title(title)
-    fig.tight_layout()
+
+def _picks(n_total: int, n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).choice(n_total, min(n, n_total), replace=False)
+
+
+def retrieved_examples(ex: Experiment, names: list[str], n_queries: int = 3, n_shown: int = 5, seed: int = 1):
+    """For a few eval queries, the top products each model retrieves, framed by label; ★ marks a purchase."""
+    cat = ex.catalog
+    qids = ex.eval_query_ids()
+    bought = set(zip(cat.purchases["query_id"], cat.purchases["product_id"]))
+    qtext = cat.queries.set_index("query_id")["query"]
+    tops = {n: ex.result(n) for n in names}
+    rows = []
+    for row in _picks(len(qids), n_queries, seed):
+        for name in names:
+            topk = np.load(tops[name].directory / "topk.npy")[row]
+            labels = np.load(tops[name].directory / "topk_labels.npy")[row]
+            items = [(int(topk[j]), int(labels[j]), (int(qids[row]), int(topk[j])) in bought) for j in range(n_shown)]
+            rows.append((f"“{_wrap(qtext[qids[row]], 22, 2)}”\n{variant_label(name)}", items))
+    with _style() as plt:
+        fig = _example_grid(plt, rows, cat.images, n_shown)
+        _label_legend(fig, extra=None)
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def net_examples(ex: Experiment, name: str = "4tmm-cat", base: str = "bibert", n_queries: int = 3,
+                 n_shown: int = 5, seed: int = 3):
+    """Net predictions: the best-ranked products of ``name``'s top-k that ``base``'s top-k does not contain.
+
+    Queries are drawn among those whose net predictions include a purchase (when any do), so the figure shows what
+    the net-match analysis counts: products only the multimodal model finds."""
+    cat = ex.catalog
+    qids = ex.eval_query_ids()
+    bought = set(zip(cat.purchases["query_id"], cat.purchases["product_id"]))
+    qtext = cat.queries.set_index("query_id")["query"]
+    topk = np.load(ex.result(name).directory / "topk.npy")
+    labels = np.load(ex.result(name).directory / "topk_labels.npy")
+    base_topk = np.load(ex.result(base).directory / "topk.npy")
+    net_rows = []
+    for row in range(len(qids)):
+        keep = ~np.isin(topk[row], base_topk[row])
+        net_rows.append(np.flatnonzero(keep))
+    has_purchase = [i for i, cols in enumerate(net_rows)
+                    if any((int(qids[i]), int(topk[i, c])) in bought for c in cols)]
+    pool = np.array(has_purchase if len(has_purchase) >= n_queries else range(len(qids)))
+    chosen = pool[_picks(len(pool), n_queries, seed)]
+    rows = []
+    for row in chosen:
+        cols = net_rows[row][:n_shown]
+        items = [(int(topk[row, c]), int(labels[row, c]), (int(qids[row]), int(topk[row, c])) in bought)
+                 for c in cols]
+        ranks = ", ".join(str(int(c) + 1) for c in cols)
+        rows.append((f"“{_wrap(qtext[qids[row]], 22, 2)}”\n{len(net_rows[row])} net; ranks {_wrap(ranks, 22, 2)}",
+                     items))
+    with _style() as plt:
+        fig = _example_grid(plt, rows, cat.images, n_shown)
+        _label_legend(fig)
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def _paired_barh(ax, t2: pd.DataFrame, ours: str, paper: str, title: str, labels: bool):
+    y = np.arange(len(t2))
+    h = 0.38
+    ax.barh(y - h / 2, t2[ours], height=h, color=OURS, label="ours")
+    ax.barh(y + h / 2, t2[paper], height=h, color=PAPER, label="paper")
+    ax.set_yticks(y, [variant_label(n) for n in t2.index])
+    ax.tick_params(axis="y", labelleft=labels)
+    if labels:
+        ax.invert_yaxis()  # once: the panels share the y axis
+    ax.set_xlabel(title)
+    ax.set_xlim(0, 100)
+
+
+def recall_precision(t2: pd.DataFrame):
+    """Ours vs the paper: purchase recall@100 and Exact precision per Table 2 row."""
+    with _style() as plt:
+        fig, axes = plt.subplots(1, 2, figsize=(WIDTH_IN, 0.32 * len(t2) + 1.3), sharey=True)
+        _paired_barh(axes[0], t2, "R@100", "paper R@100", "purchase recall@100 (%)", True)
+        _paired_barh(axes[1], t2, "E", "paper E", "Exact precision (%)", False)
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.6, 1.0))
+        fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig
 
 
 def label_mix(t2: pd.DataFrame):
-    """Stacked E/S/C/I shares of the top-100, per variant (ours)."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(11, 4))
-    bottom = np.zeros(len(t2))
-    for label, colour in zip("ESCI", ["#2ca02c", "#1f77b4", "#ff7f0e", "#d62728"]):
-        ax.bar(t2.index, t2[label], bottom=bottom, color=colour, label={"E": "Exact", "S": "Substitute",
-                                                                        "C": "Complement", "I": "Irrelevant"}[label])
-        bottom += t2[label].to_numpy()
-    ax.set_ylabel("share of top-100 predictions (%)")
-    ax.tick_params(axis="x", rotation=60)
-    ax.legend(loc="upper left", bbox_to_anchor=(1, 1))
-    fig.tight_layout()
+    """Stacked E/S/C/I shares of each model's top-100 (ours), the paper's BiBERT row for reference."""
+    with _style() as plt:
+        fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.3 * len(t2) + 1.4))
+        names = [variant_label(n) for n in t2.index]
+        left = np.zeros(len(t2))
+        for i, label in enumerate("ESCI"):
+            ax.barh(names, t2[label], left=left, color=LABEL_COLOURS[i], label=LABEL_NAMES[i])
+            left += t2[label].to_numpy()
+        ax.invert_yaxis()
+        ax.set_xlabel("share of the top-100 predictions (%)")
+        ax.set_xlim(0, 100)
+        fig.legend(*ax.get_legend_handles_labels(), loc="upper center", ncol=4, frameon=False,
+                   bbox_to_anchor=(0.6, 1.0))
+        fig.tight_layout(rect=(0, 0, 1, 0.92))
     return fig
 
 
 def alpha_curve(curve: dict[str, float], chosen: float):
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    xs = sorted(float(a) for a in curve)
-    ax.plot(xs, [100 * curve[str(a)] for a in xs], marker="o")
-    ax.axvline(chosen, color="grey", linestyle="--", label=f"chosen α = {chosen}")
-    ax.set_xlabel("α (weight of the BiBERT part, Eq. 4)")
-    ax.set_ylabel("validation recall@100 (%)")
-    ax.legend()
-    fig.tight_layout()
+    """Validation recall@100 of α-concat over the α grid, the chosen α marked."""
+    with _style() as plt:
+        fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.0))
+        xs = sorted(float(a) for a in curve)
+        ax.plot(xs, [100 * curve[str(a)] for a in xs], marker="o", color=OURS)
+        ax.axvline(chosen, color="grey", linestyle="--")
+        ax.annotate(f"chosen α = {chosen}", xy=(chosen, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(4, 4), textcoords="offset points", fontsize=9, va="bottom")
+        ax.set_xlabel("α (weight of the BiBERT part, Eq. 4)")
+        ax.set_ylabel("validation recall@100 (%)")
+        fig.tight_layout()
     return fig
 
 
 def overlap_distribution(ex: Experiment, names: list[str]):
-    """Per-query overlap with BiBERT's top-100 (Table 3 as distributions)."""
-    from .metrics import overlap
-
-    plt = _plt()
-    base = np.load(ex.result("bibert").directory / "topk.npy")
-    rows = [pd.DataFrame({"variant": n, "overlap with BiBERT": overlap(np.load(ex.result(n).directory / "topk.npy"),
-                                                                       base)}) for n in names]
+    """Per-query overlap with BiBERT's top-k (Table 3 as distributions)."""
     import seaborn as sns
 
-    fig, ax = plt.subplots(figsize=(10, 4))
-    sns.boxplot(data=pd.concat(rows), x="variant", y="overlap with BiBERT", ax=ax, color="#8fb0d9")
-    ax.set_ylabel(f"|top-{ex.preset.k} ∩ BiBERT top-{ex.preset.k}| per query")
-    ax.tick_params(axis="x", rotation=45)
-    fig.tight_layout()
+    from .metrics import overlap
+
+    base = np.load(ex.result("bibert").directory / "topk.npy")
+    rows = [pd.DataFrame({"model": variant_label(n),
+                          "overlap": overlap(np.load(ex.result(n).directory / "topk.npy"), base)}) for n in names]
+    with _style() as plt:
+        fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.32 * len(names) + 1.2))
+        sns.boxplot(data=pd.concat(rows), y="model", x="overlap", ax=ax, color="#8fb0d9", fliersize=2)
+        ax.set_xlabel(f"|top-{ex.preset.k} ∩ BiBERT top-{ex.preset.k}| per eval query")
+        ax.set_ylabel("")
+        ax.set_xlim(0, ex.preset.k)
+        fig.tight_layout()
     return fig
 
 
-def paper_vs_ours_scatter(t2: pd.DataFrame):
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.scatter(t2["paper R@100"], t2["R@100"])
-    for name, row in t2.iterrows():
-        ax.annotate(name, (row["paper R@100"], row["R@100"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("paper recall@100 (%)")
-    ax.set_ylabel("our recall@100 (%)")
-    fig.tight_layout()
+def three_vs_four_tower(cmp: pd.DataFrame):
+    """Recall@100 of 4tMM and 3tMM under each training setting, ours and the paper's."""
+    cols = [("4tMM R@100", OURS), ("3tMM R@100", "#8fb0d9"), ("paper 4tMM R@100", "#7a7a7a"),
+            ("paper 3tMM R@100", PAPER)]
+    with _style() as plt:
+        fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.4))
+        x = np.arange(len(cmp))
+        w = 0.2
+        for i, (c, colour) in enumerate(cols):
+            ax.bar(x + (i - 1.5) * w, cmp[c].astype(float), width=w, color=colour,
+                   label=c.replace(" R@100", ""))
+        ax.set_xticks(x, list(cmp.index))
+        ax.set_ylabel("recall@100 (%)")
+        ax.set_ylim(0, 100)
+        fig.legend(*ax.get_legend_handles_labels(), loc="upper center", ncol=4, frameon=False,
+                   bbox_to_anchor=(0.5, 1.0))
+        fig.tight_layout(rect=(0, 0, 1, 0.91))
     return fig
 
 
-def false_positive_examples(ex: Experiment, names: list[str], n_photos: int = 3, n_shown: int = 6, seed: int = 0):
+def false_positive_examples(ex: Experiment, names: list[str], n_photos: int = 2, n_shown: int = 5, seed: int = 0):
     """Query photos beside each visual-search model's top products, framed by what they are: the photographed
     product (green), a visual match (blue: same category, colour, pattern), a false positive (red: same colour
     and pattern, another category) or other (grey). Photos are the ones where image-to-image matching puts the
     most false positives in its top ``n_shown``, so the chapter shows the failure the paper is about."""
-    plt = _plt()
+    from .data.world import CATEGORY_NAMES
+
     cat = ex.catalog
     attrs = cat.products[["category", "colour", "pattern"]].to_numpy()
-    first = ex.result(names[0])
-    rows = np.load(first.directory / "eval_photo_rows.npy")
+    rows = np.load(ex.result(names[0]).directory / "eval_photo_rows.npy")
     target = cat.photos["product_id"].to_numpy()[rows]
     tops = {n: np.load(ex.result(n).directory / "topk.npy")[:, :n_shown] for n in names}
 
@@ -181,52 +302,83 @@ def false_positive_examples(ex: Experiment, names: list[str], n_photos: int = 3,
     picks = np.argsort(-fp + 0.01 * rng.random(len(fp)), kind="stable")[:n_photos]
     colours = ["#2ca02c", "#1f77b4", "#d62728", "#9a9a9a"]
     words = ["the product", "match", "false +", "other"]
-    fig, axes = plt.subplots(n_photos * len(names), n_shown + 1,
-                             figsize=(1.55 * (n_shown + 1), 1.7 * n_photos * len(names)))
-    axes = np.atleast_2d(axes)
-    from .data.world import CATEGORY_NAMES
-    for pi, i in enumerate(picks):
-        for mi, name in enumerate(names):
-            r = pi * len(names) + mi
-            ax = axes[r, 0]
-            ax.imshow(cat.photo_images[rows[i]], interpolation="nearest")
-            ax.set_xticks([]), ax.set_yticks([])
-            query = f"\n+ “{cat.photos['query'].iloc[rows[i]]}”" if name.endswith("4tower") else ""
-            ax.set_ylabel(f"{name}{query}", fontsize=8, rotation=0, ha="right", va="center")
-            ax.set_title(f"photo of a {CATEGORY_NAMES[attrs[target[i], 0]]}", fontsize=7)
-            for j, (pid, kind) in enumerate(zip(tops[name][i], kinds(tops[name][i], target[i]))):
-                ax = axes[r, j + 1]
-                ax.imshow(cat.images[pid], interpolation="nearest")
-                for spine in ax.spines.values():
-                    spine.set_edgecolor(colours[kind])
-                    spine.set_linewidth(4)
-                ax.set_xticks([]), ax.set_yticks([])
-                label = words[kind] if kind != 2 else f"false +: {CATEGORY_NAMES[attrs[pid, 0]]}"
-                ax.set_title(label, fontsize=7, color=colours[kind])
-    fig.suptitle("Visual search: query photo and top products (green: the product; blue: identical look; "
-                 "red: same colour and pattern, wrong category)", fontsize=9)
-    fig.tight_layout()
+    with _style() as plt:
+        n_rows = n_photos * len(names)
+        fig, axes = plt.subplots(n_rows, n_shown + 2, figsize=(WIDTH_IN, 1.2 * n_rows + 0.5),
+                                 gridspec_kw={"width_ratios": [1.5, 1] + [1] * n_shown}, squeeze=False)
+        for pi, i in enumerate(picks):
+            for mi, name in enumerate(names):
+                r = pi * len(names) + mi
+                query = f"\n+ “{cat.photos['query'].iloc[rows[i]]}”" if name.endswith("4tower") else ""
+                axes[r, 0].axis("off")
+                axes[r, 0].text(1.0, 0.5, f"{name}{query}", ha="right", va="center", fontsize=8,
+                                transform=axes[r, 0].transAxes)
+                ax = axes[r, 1]
+                ax.imshow(cat.photo_images[rows[i]], interpolation="nearest")
+                _frame(ax, "black", 1.0)
+                ax.set_title(_wrap(f"photo: {CATEGORY_NAMES[attrs[target[i], 0]]}", 12, 2), fontsize=8, pad=2)
+                for j, (pid, kind) in enumerate(zip(tops[name][i], kinds(tops[name][i], target[i]))):
+                    ax = axes[r, j + 2]
+                    ax.imshow(cat.images[pid], interpolation="nearest")
+                    _frame(ax, colours[kind])
+                    label = words[kind] if kind != 2 else _wrap(f"false +: {CATEGORY_NAMES[attrs[pid, 0]]}", 12, 2)
+                    ax.set_title(label, fontsize=8, color=colours[kind], pad=2)
+        from matplotlib.patches import Patch
+
+        fig.legend(handles=[Patch(facecolor="white", edgecolor=c, linewidth=3, label=t) for c, t in
+                            zip(colours, ["the photographed product", "identical look", "false positive", "other"])],
+                   loc="lower center", ncol=4, frameon=False)
+        fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
 def visual_search_bars(ex: Experiment, names: list[str]):
-    """Recall@k and the false-positive rate of each visual-search model, side by side."""
-    plt = _plt()
+    """Recall@k and precision (left) and the false-positive rates (right) of each visual-search model."""
     from .report import visual_table
 
     t = visual_table(ex, names)
     fp = next(c for c in t.columns if c.startswith("false_positive@"))
     prec = next(c for c in t.columns if c.startswith("precision@"))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    t[[c for c in t.columns if c.startswith("recall@")] + [prec]].plot.bar(ax=axes[0], rot=0)
-    axes[0].set_ylabel("%")
-    axes[0].set_title("finding the photographed product (higher is better)")
-    axes[0].set_xlabel("")
-    t[[fp, "distractor preferred"]].plot.bar(ax=axes[1], rot=0, color=["#d62728", "#ff9896"])
-    axes[1].set_ylabel("%")
-    axes[1].set_title("false positives (lower is better)")
-    axes[1].set_xlabel("")
-    for ax in axes:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    good = [c for c in t.columns if c.startswith("recall@")] + [prec]
+    bad = [fp, "distractor preferred"]
+    with _style() as plt:
+        from .experiments import VISUAL_VARIANTS
+
+        fig, axes = plt.subplots(1, 2, figsize=(WIDTH_IN, 3.8), gridspec_kw={"width_ratios": [len(good), len(bad)]})
+        for ax, cols, title in [(axes[0], good, "finding the product\n(higher is better)"),
+                                (axes[1], bad, "false positives\n(lower is better)")]:
+            x = np.arange(len(cols))
+            w = 0.8 / len(t)
+            for i, (name, shade) in enumerate(zip(t.index, [1.0, 0.7, 0.45])):
+                ax.bar(x + (i - (len(t) - 1) / 2) * w, t.loc[name, cols].astype(float), width=w,
+                       color=OURS, alpha=shade, label=VISUAL_VARIANTS[name].label if name in VISUAL_VARIANTS else name)
+            ax.set_xticks(x, [c.replace("_", " ").replace(" ", "\n") for c in cols])
+            ax.set_title(title)
+            ax.set_ylabel("%")
+            ax.set_ylim(0, 100)
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=len(t), frameon=False)
+        fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return fig
+
+
+def scaling_curve(record: dict | None):
+    """Exact search time and the share of the measured matmul peak against the number of products, from the
+    benchmark record ``benchmarks/results/scaling.json`` (``make bench``); a note in its place when absent."""
+    with _style() as plt:
+        if not record or not record.get("rows"):
+            fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.2))
+            ax.axis("off")
+            ax.text(0.5, 0.5, "no recorded scaling results: run `make bench`", ha="center", va="center")
+            return fig
+        rows = pd.DataFrame(record["rows"])
+        fig, axes = plt.subplots(1, 2, figsize=(WIDTH_IN, 3.2))
+        for d, part in rows.groupby("d"):
+            axes[0].plot(part["products"], part["seconds"], marker="o", label=f"d = {d}")
+            axes[1].plot(part["products"], 100 * part["fraction_of_matmul_peak"], marker="o", label=f"d = {d}")
+        axes[0].set(xscale="log", yscale="log", xlabel="products", ylabel="search time (s)")
+        axes[1].set(xscale="log", xlabel="products", ylabel="share of matmul peak (%)", ylim=(0, 105))
+        queries = int(rows["queries"].iloc[0])
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", frameon=False,
+                   ncol=max(1, rows["d"].nunique()), title=f"{queries:,} queries, exact top-100")
+        fig.tight_layout(rect=(0, 0, 1, 0.82))
     return fig

@@ -40,15 +40,21 @@ class BiBERTConfig:
     dropout: float = 0.0            # BERT dropout; 0 keeps a resumed run bit-identical to an uninterrupted one
 
 
-def train_wordpiece(texts: Iterable[str], vocab_size: int):
+def train_wordpiece(texts: Iterable[str], vocab_size: int, *, word_share: float = 0.5):
     """A lower-cased WordPiece vocabulary over ``texts``, wrapped as a ``transformers`` tokenizer.
 
-    The vocabulary is built from the corpus with the ``tokenizers`` normaliser and pre-tokeniser of BERT: the
-    special tokens, every character (whole-word and ``##`` continuation forms, so nothing is ever [UNK]), then
-    the most frequent words, ties broken alphabetically. ``tokenizers``' own WordPiece trainer is not used
-    because it breaks ties between equally frequent merges in hash order, which differs between processes, so
-    the same seed would not give the same vocabulary (and numbers) twice. Tokenisation is ``tokenizers``'
-    WordPiece (greedy longest match).
+    Built deterministically from counts, with the ``tokenizers`` normaliser and pre-tokeniser of BERT:
+
+    1. the special tokens, then every character in whole-word and ``##`` continuation form (nothing is [UNK]);
+    2. whole words, most frequent first, up to ``word_share`` of the room left;
+    3. subword pieces, by how many word occurrences they cover: word-initial prefixes (length >= 3) and
+       ``##`` continuations that end a word (length 2-5). These give a misspelt word the pieces of the word it
+       was meant to be (``sneakrs`` -> ``sneak ##rs``), the subword sharing WordPiece exists for.
+
+    Ties are broken alphabetically. ``tokenizers``' own WordPiece trainer is not used because it breaks ties
+    between equally frequent merges in hash order, which differs between processes, so the same seed would not
+    give the same vocabulary (and numbers) twice. Tokenisation is ``tokenizers``' WordPiece (greedy longest
+    match from the start of each word).
     """
     from collections import Counter
 
@@ -64,7 +70,19 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int):
     chars = sorted({c for w in words for c in w})
     vocab = list(SPECIAL_TOKENS) + chars + [f"##{c}" for c in chars]
     room = max(vocab_size - len(vocab), 0)
-    vocab += [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1][:room]
+    ranked_words = [w for w, n in sorted(words.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1 and n > 1]
+    vocab += ranked_words[: int(room * word_share)]
+    pieces: Counter = Counter()
+    for w, n in words.items():
+        if not w.isalpha() or len(w) < 4:
+            continue
+        for i in range(3, len(w)):
+            pieces[w[:i]] += n
+        for i in range(max(1, len(w) - 5), len(w) - 1):
+            pieces["##" + w[i:]] += n
+    taken = set(vocab)
+    room = max(vocab_size - len(vocab), 0)
+    vocab += [p for p, _ in sorted(pieces.items(), key=lambda kv: (-kv[1], kv[0])) if p not in taken][:room]
     wordpiece = BertWordPieceTokenizer({t: i for i, t in enumerate(vocab)}, lowercase=True)
     return BertTokenizerFast(tokenizer_object=wordpiece._tokenizer, unk_token="[UNK]", pad_token="[PAD]",
                              cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]", do_lower_case=True)

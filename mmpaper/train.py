@@ -142,15 +142,24 @@ class VisualSearchSystem(pl.LightningModule):
 
 def make_trainer(directory, *, max_epochs: int, accelerator: str = "auto", devices="auto", strategy="auto",
                  patience: int | None = None, progress: bool = True, deterministic: bool = True,
-                 max_steps: int = -1, precision=None) -> pl.Trainer:
+                 max_steps: int = -1, precision=None, validation: bool = True) -> pl.Trainer:
     """A Trainer with the project's callbacks: last/best checkpoints in ``directory``, CSV logs, early stopping
-    on validation recall when ``patience`` is given."""
+    on validation recall when ``patience`` is given and there are validation queries (``validation``): with none
+    (a public corpus with few train-period queries) early stopping is switched off with a printed note, since
+    ``val_recall`` would never be logged."""
+    import os
+    import sys
+
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger
 
     callbacks = [ModelCheckpoint(dirpath=directory, filename="latest", save_last=True, save_top_k=1,
                                  every_n_epochs=1, save_on_train_epoch_end=True, enable_version_counter=False)]
-    if patience is not None:
+    if patience is not None and not validation:
+        if int(os.environ.get("LOCAL_RANK", 0)) == 0:
+            print(f"[mmpaper] note: no validation queries (too few train-period queries to hold some out), so early "
+                  f"stopping is off: training runs all {max_epochs} epochs", file=sys.stderr, flush=True)
+    elif patience is not None:
         callbacks.append(EarlyStopping(monitor="val_recall", mode="max", patience=patience))
     loggers = [CSVLogger(directory, name="logs", version="")]
     try:  # TensorBoard when installed

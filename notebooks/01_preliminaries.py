@@ -16,24 +16,47 @@
 #
 # Semantic retrieval represents a query $q$ and a product $d$ as vectors and scores them by cosine similarity
 # $s(q, d)$; the top-100 products by score are retrieved with FAISS. This chapter sets up the training loss, the
-# two-tower baseline and the world all our numbers come from.
+# two-tower baseline and the world all our numbers come from, and shows how that world was calibrated.
 
-# %% tags=["hide-output"]
-# Colab setup: installs the package only when running in Colab (the book and papermill runs skip it).
-import subprocess, sys
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "mmpaper @ git+https://github.com/mmpaper/mmpaper"],
-                   check=True)
+# %% tags=["hide-input", "hide-output"]
+# Colab setup: in Colab this installs the package with %pip (the book's own runs skip it). REPOSITORY and REF are
+# _config.yml's repository.url and repository.branch (tests/test_packaging.py keeps them equal); set MMPAPER_REF to
+# a tag or commit to pin another. A suitable preinstalled torch is kept, not reinstalled; FAISS is faiss-gpu-cu12
+# on a GPU runtime and faiss-cpu otherwise, never both. MMPAPER_COLAB=1 outside Colab prints the commands only.
+import os, sys
+REPOSITORY, REF = "https://github.com/mmpaper/mmpaper", "main"
+if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
+    import importlib.metadata as md, shutil, subprocess
+    from packaging.requirements import Requirement
+    if "google.colab" in sys.modules:
+        pip = lambda line: get_ipython().run_line_magic("pip", line)  # noqa: E731, F821 - %pip in the kernel
+    else:
+        pip = lambda line: print("%pip", line)  # noqa: E731
+    def present(req):
+        try:
+            return req.specifier.contains(md.version(req.name), prereleases=True)
+        except md.PackageNotFoundError:
+            return False
+    gpu = bool(shutil.which("nvidia-smi")) and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    pip(f"install -q --no-deps mmpaper@git+{REPOSITORY}@{os.environ.get('MMPAPER_REF', REF)}")
+    reqs = [Requirement(r) for r in md.requires("mmpaper")]
+    faiss = next(r for r in reqs if r.name.startswith("faiss") and r.marker and r.marker.evaluate({"extra": "gpu"})) \
+        if gpu else next(r for r in reqs if r.name == "faiss-cpu" and not r.marker)
+    if gpu and present(Requirement("faiss-cpu")):
+        pip("uninstall -q -y faiss-cpu")
+    todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
+    pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
 # %% tags=["parameters"]
 preset = "cpu"      # smoke | cpu | gpu | esci
 runs_dir = None     # default: runs/ beside the package
 
-# %%
-from IPython.display import display
-from mmpaper import plots
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+from mmpaper import figures, report
 from mmpaper.book import open_experiment
-ex = open_experiment(preset, runs_dir)  # reuses every finished run directory; trains only what is missing
+from mmpaper.report import narrative, views
+ex = open_experiment(preset, runs_dir)  # reuses finished runs; trains only what is missing
 
 # %% [markdown]
 # ## NT-Xent (Eq. 1)
@@ -52,23 +75,29 @@ import torch
 from mmpaper.losses import nt_xent
 q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
 by_hand = -math.log(math.exp(2) / (math.exp(2) + 1))
-print(f"nt_xent = {nt_xent(q, q.clone(), temperature=0.5).item():.6f}, by hand = {by_hand:.6f}")
+loss = nt_xent(q, q.clone(), temperature=0.5).item()
+print(f"nt_xent = {loss:.6f}, by hand = {by_hand:.6f}")
 negs = torch.tensor([[-1.0, 0.0], [1.0, 1.0]])
-print(f"with two seen negatives shared by the batch: {nt_xent(q, q.clone(), 0.5, negs).item():.6f}")
+loss_seen = nt_xent(q, q.clone(), 0.5, negs).item()
+print(f"with two seen negatives shared by the batch: {loss_seen:.6f}")
 
 # %% [markdown]
 # ## The two-tower baseline
 #
 # BiBERT has a query tower $f_q$ and a product tower $f_d$: BERTs with 2 transformer layers and 4 attention heads
 # that share every weight except their LayerNorms and projection layers (`mmpaper.towers.BiBERT`). Its WordPiece
-# vocabulary is trained with `tokenizers` on the world's titles and train-period queries.
+# vocabulary is built with `tokenizers` from the world's titles and train-period queries.
 
-# %%
+# %% tags=["hide-input"]
 bibert = ex.bibert()
-shared = {id(p) for p in bibert.query_bert.parameters()} & {id(p) for p in bibert.product_bert.parameters()}
+q_params = {id(p) for p in bibert.query_bert.parameters()}
+shared = q_params & {id(p) for p in bibert.product_bert.parameters()}
 n_all = sum(p.numel() for p in bibert.parameters())
 n_shared = sum(p.numel() for p in bibert.query_bert.parameters() if id(p) in shared)
-print(f"BiBERT: {n_all:,} parameters, {n_shared:,} shared by the two towers; config {bibert.config}")
+c = bibert.config
+display(Markdown(f"BiBERT on preset `{preset}`: {n_all:,} parameters, {n_shared:,} of them shared by "
+                 f"the two towers; hidden size {c.hidden_size}, {c.num_layers} layers, "
+                 f"{c.num_heads} heads, embeddings of {c.embed_dim} dimensions."))
 
 # %% [markdown]
 # ## The world
@@ -77,20 +106,56 @@ print(f"BiBERT: {n_all:,} parameters, {n_shared:,} shared by the two towers; con
 # synthetic world the package generates from a seed (see the data card). Titles state the colour only sometimes;
 # images always show it. Queries use the shopper's words.
 
-# %%
-world = ex.catalog
-fig = plots.world_tour(world)
+# %% tags=["remove-input"]
+_ = figures.show("world-tour", ex)
 
-# %%
-sample = world.purchases.merge(world.queries[["query_id", "query"]], on="query_id").head(8)
+# %% [markdown]
+# ```{glue:figure} world-tour
+# :alt: Two rows of small product pictures: top, six catalog images with their titles; bottom, six query photos, each a re-rendered product on another background.
+# :name: fig-world-tour
+#
+# Products and query photos of the world. Look at each title beside its picture: the title often leaves out the
+# colour or the pattern that the image shows, which is what a product image can add to a text-only retriever.
+# ```
+
+# %% tags=["hide-input"]
+world = ex.catalog
+sample = world.purchases.merge(world.queries[["query_id", "query"]], on="query_id").head(6)
 sample["purchased title"] = world.products["title"].iloc[sample["product_id"]].to_numpy()
-display(sample[["query", "purchased title", "split"]])
+display(sample[["query", "purchased title", "split"]].set_index("query"))
 
 # %% [markdown]
 # ### Table 1 for our world
 #
-# Pairs (query, purchased product), distinct queries and distinct products per period; the eval period searches
-# the whole catalog, as the paper's eval set does.
+# Pairs (query, purchased product), distinct queries and distinct products per period, ours above the paper's;
+# the eval period searches the whole catalog, as the paper's eval set does.
 
-# %%
-display(world.table1())
+# %% tags=["hide-input"]
+display(views.table1(world))
+
+# %% [markdown]
+# ## Calibration: the world against the paper's two baselines
+#
+# The world is calibrated like a simulation study, on its control arms only: the two single-modality rows of
+# Table 2 (BiBERT and zero-shot CLIP: recall@100, E, S, C, I) and Table 1's shape (purchases per distinct query).
+# A search over the world's settings (`python -m mmpaper calibrate`) trains only those two baselines for each
+# candidate and keeps the setting closest to the paper's rows, within a tolerance, on several seeds.
+#
+# **Not calibrated, by design:** the nine multimodal rows of Table 2, Tables 3 and 4, and every claim. They are
+# outcomes of the world and are never used to set it, so a claim that fails on a calibrated world is a finding,
+# not a tuning error. The record below is read from `data_cards/calibration_<world>.json`.
+
+# %% tags=["remove-input"]
+record = views.load_calibration(ex.preset.world)
+display(Markdown(narrative.calibration_text(record, ex.preset.world)))
+if record is not None and record.get("achieved"):
+    display(views.calibration_table(record))
+if record is not None and record.get("chosen"):
+    display(Markdown("Settings the search chose (now the preset's defaults):"))
+    display(views.calibration_chosen(record))
+
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+display(Markdown(narrative.preliminaries(ex)))

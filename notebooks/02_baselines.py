@@ -18,30 +18,72 @@
 # pretrained on the world's generic caption corpus (stage 0) and never trained on products. The query goes
 # through CLIP's text tower $g_t$, the product image through its image tower $g_i$.
 
-# %% tags=["hide-output"]
-# Colab setup: installs the package only when running in Colab (the book and papermill runs skip it).
-import subprocess, sys
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "mmpaper @ git+https://github.com/mmpaper/mmpaper"],
-                   check=True)
+# %% tags=["hide-input", "hide-output"]
+# Colab setup: in Colab this installs the package with %pip (the book's own runs skip it). REPOSITORY and REF are
+# _config.yml's repository.url and repository.branch (tests/test_packaging.py keeps them equal); set MMPAPER_REF to
+# a tag or commit to pin another. A suitable preinstalled torch is kept, not reinstalled; FAISS is faiss-gpu-cu12
+# on a GPU runtime and faiss-cpu otherwise, never both. MMPAPER_COLAB=1 outside Colab prints the commands only.
+import os, sys
+REPOSITORY, REF = "https://github.com/mmpaper/mmpaper", "main"
+if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
+    import importlib.metadata as md, shutil, subprocess
+    from packaging.requirements import Requirement
+    if "google.colab" in sys.modules:
+        pip = lambda line: get_ipython().run_line_magic("pip", line)  # noqa: E731, F821 - %pip in the kernel
+    else:
+        pip = lambda line: print("%pip", line)  # noqa: E731
+    def present(req):
+        try:
+            return req.specifier.contains(md.version(req.name), prereleases=True)
+        except md.PackageNotFoundError:
+            return False
+    gpu = bool(shutil.which("nvidia-smi")) and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    pip(f"install -q --no-deps mmpaper@git+{REPOSITORY}@{os.environ.get('MMPAPER_REF', REF)}")
+    reqs = [Requirement(r) for r in md.requires("mmpaper")]
+    faiss = next(r for r in reqs if r.name.startswith("faiss") and r.marker and r.marker.evaluate({"extra": "gpu"})) \
+        if gpu else next(r for r in reqs if r.name == "faiss-cpu" and not r.marker)
+    if gpu and present(Requirement("faiss-cpu")):
+        pip("uninstall -q -y faiss-cpu")
+    todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
+    pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
 # %% tags=["parameters"]
 preset = "cpu"      # smoke | cpu | gpu | esci
 runs_dir = None     # default: runs/ beside the package
 
-# %%
-from IPython.display import display
-from mmpaper import plots, report
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+from mmpaper import figures, report
 from mmpaper.book import open_experiment
-ex = open_experiment(preset, runs_dir)  # reuses every finished run directory; trains only what is missing
-
-# %%
-t2 = report.table2(ex, ["bibert", "clip"])
-display(t2[["model", "R@100", "E", "S", "C", "I", "paper R@100", "paper E", "paper S", "paper C", "paper I"]])
+from mmpaper.report import narrative, views
+ex = open_experiment(preset, runs_dir)  # reuses finished runs; trains only what is missing
 
 # %% [markdown]
-# What each retrieves for a few eval queries: BiBERT can only match words, CLIP only sees colour, pattern and
+# Purchase recall@100 and the share of the top-100 labelled Exact, Substitute, Complement and Irrelevant, ours
+# above the paper's:
+
+# %% tags=["hide-input"]
+t2 = report.table2(ex, ["bibert", "clip"])
+display(views.table2(t2))
+
+# %% [markdown]
+# What each retrieves for a few eval queries: BiBERT can only match words; CLIP sees colour, pattern and
 # shape, and knows no brand, material or shop jargon.
 
-# %%
-fig = plots.retrieved_examples(ex, ["bibert", "clip"])
+# %% tags=["remove-input"]
+_ = figures.show("baseline-examples", ex)
+
+# %% [markdown]
+# ```{glue:figure} baseline-examples
+# :alt: For three eval queries, the first five products BiBERT retrieves and the first five zero-shot CLIP retrieves, each framed by its label (Exact, Substitute, Complement, Irrelevant); a star marks a purchase.
+# :name: fig-baseline-examples
+#
+# The first five products of each baseline for three eval queries. Look at the frame colours: CLIP's rows are
+# the same kind of product in the query's colour more often than they are the purchased one (★).
+# ```
+
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+display(Markdown(narrative.baselines(ex)))

@@ -22,40 +22,92 @@
 # * Eq. 4, α-concat $F(x, y) = [\alpha x; (1-\alpha) y]$, scoring $\alpha^2\cos_{BiBERT} + (1-\alpha)^2\cos_{CLIP}$;
 # * MLP fusion $F(x, y) = \mathrm{MLP}([x; y])$, separate weights for the query and the product side.
 #
-# Training switches: *train MLP* (BiBERT and CLIP frozen), *tune BiBERT* + MLP jointly, and *seen negatives*.
+# Training switches: *train MLP* (BiBERT and CLIP frozen), *tune BiBERT* + MLP jointly ("joint"), and
+# *seen negatives*.
 
-# %% tags=["hide-output"]
-# Colab setup: installs the package only when running in Colab (the book and papermill runs skip it).
-import subprocess, sys
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "mmpaper @ git+https://github.com/mmpaper/mmpaper"],
-                   check=True)
+# %% tags=["hide-input", "hide-output"]
+# Colab setup: in Colab this installs the package with %pip (the book's own runs skip it). REPOSITORY and REF are
+# _config.yml's repository.url and repository.branch (tests/test_packaging.py keeps them equal); set MMPAPER_REF to
+# a tag or commit to pin another. A suitable preinstalled torch is kept, not reinstalled; FAISS is faiss-gpu-cu12
+# on a GPU runtime and faiss-cpu otherwise, never both. MMPAPER_COLAB=1 outside Colab prints the commands only.
+import os, sys
+REPOSITORY, REF = "https://github.com/mmpaper/mmpaper", "main"
+if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
+    import importlib.metadata as md, shutil, subprocess
+    from packaging.requirements import Requirement
+    if "google.colab" in sys.modules:
+        pip = lambda line: get_ipython().run_line_magic("pip", line)  # noqa: E731, F821 - %pip in the kernel
+    else:
+        pip = lambda line: print("%pip", line)  # noqa: E731
+    def present(req):
+        try:
+            return req.specifier.contains(md.version(req.name), prereleases=True)
+        except md.PackageNotFoundError:
+            return False
+    gpu = bool(shutil.which("nvidia-smi")) and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    pip(f"install -q --no-deps mmpaper@git+{REPOSITORY}@{os.environ.get('MMPAPER_REF', REF)}")
+    reqs = [Requirement(r) for r in md.requires("mmpaper")]
+    faiss = next(r for r in reqs if r.name.startswith("faiss") and r.marker and r.marker.evaluate({"extra": "gpu"})) \
+        if gpu else next(r for r in reqs if r.name == "faiss-cpu" and not r.marker)
+    if gpu and present(Requirement("faiss-cpu")):
+        pip("uninstall -q -y faiss-cpu")
+    todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
+    pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
 # %% tags=["parameters"]
 preset = "cpu"      # smoke | cpu | gpu | esci
 runs_dir = None     # default: runs/ beside the package
 
-# %%
-from IPython.display import display
-from mmpaper import plots, report
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+from mmpaper import figures, report
 from mmpaper.book import open_experiment
-ex = open_experiment(preset, runs_dir)  # reuses every finished run directory; trains only what is missing
+from mmpaper.report import narrative, views
+ex = open_experiment(preset, runs_dir)  # reuses finished runs; trains only what is missing
 
 # %% [markdown]
 # ## Choosing α on validation data
 #
 # α is chosen on held-out train-period queries, never on the eval period.
 
-# %%
-import json
-alpha_file = ex.runs_dir / "alpha" / ex.stage_hash("alpha") / "alpha.json"
-alpha = json.loads(alpha_file.read_text())
-fig = plots.alpha_curve(alpha["validation_recall"], alpha["alpha"])
+# %% tags=["remove-input"]
+_ = figures.show("alpha-curve", ex)
 
-# %%
-names = ["bibert", "4tmm-cat", "4tmm-acat", "4tmm-mlp", "4tmm-joint", "4tmm-joint-seenneg", "4tmm-mlp-seenneg"]
+# %% [markdown]
+# ```{glue:figure} alpha-curve
+# :alt: A line of validation recall@100 against α from 0.1 to 0.9, with a dashed vertical line at the chosen α.
+# :name: fig-alpha-curve
+#
+# Validation recall@100 of α-concat (Eq. 4) for each α on the grid. Look at where the curve peaks: the dashed
+# line is the α used for the eval run, chosen on validation queries only.
+# ```
+
+# %% [markdown]
+# ## The 4tMM rows of Table 2
+#
+# Which parts each row trains, then recall@100 and label precision, ours above the paper's:
+
+# %% tags=["hide-input"]
+names = ["bibert", "4tmm-cat", "4tmm-acat", "4tmm-mlp", "4tmm-joint", "4tmm-joint-seenneg",
+         "4tmm-mlp-seenneg"]
 t2 = report.table2(ex, names)
-display(t2[["tune BiBERT", "train MLP", "seen neg", "R@100", "E", "S", "C", "I", "paper R@100", "paper E"]])
+display(views.switches(names))
+display(views.table2(t2))
 
-# %%
-fig = plots.retrieved_examples(ex, ["bibert", "4tmm-cat", "4tmm-joint"], n_queries=2)
+# %% tags=["remove-input"]
+_ = figures.show("four-tower-examples", ex)
+
+# %% [markdown]
+# ```{glue:figure} four-tower-examples
+# :alt: For two eval queries, the first five products of BiBERT, 4tMM cat and 4tMM joint, framed by label; a star marks a purchase.
+# :name: fig-four-tower-examples
+#
+# The first five products of BiBERT, 4tMM cat and 4tMM joint for the same two queries. Look at how the frames
+# change from row to row: where fusion helps, more frames turn green (Exact) or a purchase (★) moves up.
+# ```
+
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+display(Markdown(narrative.four_tower(ex)))

@@ -18,37 +18,67 @@
 # never enters CLIP's space, so the product-side MLP alone must align CLIP's image space with BiBERT's text space.
 # Comparing it with 4tMM measures how much of that misalignment fine-tuning can close.
 
-# %% tags=["hide-output"]
-# Colab setup: installs the package only when running in Colab (the book and papermill runs skip it).
-import subprocess, sys
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "mmpaper @ git+https://github.com/mmpaper/mmpaper"],
-                   check=True)
+# %% tags=["hide-input", "hide-output"]
+# Colab setup: in Colab this installs the package with %pip (the book's own runs skip it). REPOSITORY and REF are
+# _config.yml's repository.url and repository.branch (tests/test_packaging.py keeps them equal); set MMPAPER_REF to
+# a tag or commit to pin another. A suitable preinstalled torch is kept, not reinstalled; FAISS is faiss-gpu-cu12
+# on a GPU runtime and faiss-cpu otherwise, never both. MMPAPER_COLAB=1 outside Colab prints the commands only.
+import os, sys
+REPOSITORY, REF = "https://github.com/mmpaper/mmpaper", "main"
+if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
+    import importlib.metadata as md, shutil, subprocess
+    from packaging.requirements import Requirement
+    if "google.colab" in sys.modules:
+        pip = lambda line: get_ipython().run_line_magic("pip", line)  # noqa: E731, F821 - %pip in the kernel
+    else:
+        pip = lambda line: print("%pip", line)  # noqa: E731
+    def present(req):
+        try:
+            return req.specifier.contains(md.version(req.name), prereleases=True)
+        except md.PackageNotFoundError:
+            return False
+    gpu = bool(shutil.which("nvidia-smi")) and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    pip(f"install -q --no-deps mmpaper@git+{REPOSITORY}@{os.environ.get('MMPAPER_REF', REF)}")
+    reqs = [Requirement(r) for r in md.requires("mmpaper")]
+    faiss = next(r for r in reqs if r.name.startswith("faiss") and r.marker and r.marker.evaluate({"extra": "gpu"})) \
+        if gpu else next(r for r in reqs if r.name == "faiss-cpu" and not r.marker)
+    if gpu and present(Requirement("faiss-cpu")):
+        pip("uninstall -q -y faiss-cpu")
+    todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
+    pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
 # %% tags=["parameters"]
 preset = "cpu"      # smoke | cpu | gpu | esci
 runs_dir = None     # default: runs/ beside the package
 
-# %%
-from IPython.display import display
-from mmpaper import report
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+from mmpaper import figures, report
 from mmpaper.book import open_experiment
-ex = open_experiment(preset, runs_dir)  # reuses every finished run directory; trains only what is missing
+from mmpaper.report import narrative, views
+ex = open_experiment(preset, runs_dir)  # reuses finished runs; trains only what is missing
 
-# %%
-pairs = [("joint", "4tmm-joint", "3tmm-joint"), ("joint + seen neg", "4tmm-joint-seenneg", "3tmm-joint-seenneg"),
-         ("MLP + seen neg", "4tmm-mlp-seenneg", "3tmm-mlp-seenneg")]
-t2 = report.table2(ex)
-import pandas as pd
-rows = [{"training": lbl, "4tMM R@100": t2.loc[a, "R@100"], "3tMM R@100": t2.loc[b, "R@100"],
-         "4tMM E": t2.loc[a, "E"], "3tMM E": t2.loc[b, "E"], "paper 4tMM R@100": t2.loc[a, "paper R@100"],
-         "paper 3tMM R@100": t2.loc[b, "paper R@100"]} for lbl, a, b in pairs]
-cmp = pd.DataFrame(rows).set_index("training")
-display(cmp)
+# %% [markdown]
+# The same three training settings for both models, ours above the paper's:
 
-# %%
-import matplotlib.pyplot as plt
-ax = cmp[["4tMM R@100", "3tMM R@100", "paper 4tMM R@100", "paper 3tMM R@100"]].plot.bar(figsize=(8, 4), rot=0)
-ax.set_ylabel("recall@100 (%)")
-ax.legend(loc="lower right")
-plt.tight_layout()
+# %% tags=["hide-input"]
+cmp = views.three_vs_four_tower(report.table2(ex))
+display(views.three_vs_four_tower_view(cmp))
+
+# %% tags=["remove-input"]
+_ = figures.show("three-vs-four-tower", ex)
+
+# %% [markdown]
+# ```{glue:figure} three-vs-four-tower
+# :alt: Grouped bars of recall@100 for three training settings; in each group 4tMM and 3tMM, ours then the paper's.
+# :name: fig-three-vs-four-tower
+#
+# Recall@100 of 4tMM and 3tMM trained the same way. Look at the two blue bars of a group (ours) beside the two
+# grey ones (the paper's): the question is whether 3tMM trails 4tMM by a little, as in the paper.
+# ```
+
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+display(Markdown(narrative.three_tower(ex)))

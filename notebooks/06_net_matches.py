@@ -18,35 +18,94 @@
 # are also in BiBERT's top-100. Table 4 looks at the *net predictions*, a model's top-100 minus BiBERT's: how many
 # there are, how many purchases they recover (net recall) and how they are labelled (`mmpaper.metrics.net_matches`).
 
-# %% tags=["hide-output"]
-# Colab setup: installs the package only when running in Colab (the book and papermill runs skip it).
-import subprocess, sys
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "mmpaper @ git+https://github.com/mmpaper/mmpaper"],
-                   check=True)
+# %% tags=["hide-input", "hide-output"]
+# Colab setup: in Colab this installs the package with %pip (the book's own runs skip it). REPOSITORY and REF are
+# _config.yml's repository.url and repository.branch (tests/test_packaging.py keeps them equal); set MMPAPER_REF to
+# a tag or commit to pin another. A suitable preinstalled torch is kept, not reinstalled; FAISS is faiss-gpu-cu12
+# on a GPU runtime and faiss-cpu otherwise, never both. MMPAPER_COLAB=1 outside Colab prints the commands only.
+import os, sys
+REPOSITORY, REF = "https://github.com/mmpaper/mmpaper", "main"
+if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
+    import importlib.metadata as md, shutil, subprocess
+    from packaging.requirements import Requirement
+    if "google.colab" in sys.modules:
+        pip = lambda line: get_ipython().run_line_magic("pip", line)  # noqa: E731, F821 - %pip in the kernel
+    else:
+        pip = lambda line: print("%pip", line)  # noqa: E731
+    def present(req):
+        try:
+            return req.specifier.contains(md.version(req.name), prereleases=True)
+        except md.PackageNotFoundError:
+            return False
+    gpu = bool(shutil.which("nvidia-smi")) and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    pip(f"install -q --no-deps mmpaper@git+{REPOSITORY}@{os.environ.get('MMPAPER_REF', REF)}")
+    reqs = [Requirement(r) for r in md.requires("mmpaper")]
+    faiss = next(r for r in reqs if r.name.startswith("faiss") and r.marker and r.marker.evaluate({"extra": "gpu"})) \
+        if gpu else next(r for r in reqs if r.name == "faiss-cpu" and not r.marker)
+    if gpu and present(Requirement("faiss-cpu")):
+        pip("uninstall -q -y faiss-cpu")
+    todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
+    pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
 # %% tags=["parameters"]
 preset = "cpu"      # smoke | cpu | gpu | esci
 runs_dir = None     # default: runs/ beside the package
 
-# %%
-from IPython.display import display
-from mmpaper.experiments import VARIANTS
-from mmpaper import plots, report
+# %% tags=["remove-input"]
+from IPython.display import Markdown, display
+from mmpaper import figures, report
 from mmpaper.book import open_experiment
-ex = open_experiment(preset, runs_dir)  # reuses every finished run directory; trains only what is missing
-
-# %%
-display(report.table3(ex))
-
-# %%
-fig = plots.overlap_distribution(ex, [n for n in VARIANTS if n != "bibert"])
-
-# %%
-display(report.table4(ex))
+from mmpaper.report import narrative, views
+ex = open_experiment(preset, runs_dir)  # reuses finished runs; trains only what is missing
 
 # %% [markdown]
-# Examples of net matches: products 4tMM cat retrieves that BiBERT's top-100 misses.
+# ## Table 3: overlap with BiBERT
+#
+# The paper's Table 3 lost its row labels when its text was extracted. The mapping used here (CLIP, 4tMM cat,
+# 4tMM train MLP, 4tMM joint) is **inferred** from overlap + net ≈ 100 against Table 4, and marked so; "—" where
+# the paper has no row.
 
-# %%
-fig = plots.retrieved_examples(ex, ["4tmm-cat"], n_queries=3, seed=3)
+# %% tags=["hide-input"]
+display(views.table3(report.table3(ex)))
+
+# %% tags=["remove-input"]
+_ = figures.show("overlap", ex)
+
+# %% [markdown]
+# ```{glue:figure} overlap
+# :alt: Horizontal box plots, one per model, of how many of its top-100 products are also in BiBERT's top-100 per query.
+# :name: fig-overlap
+#
+# Per-query overlap with BiBERT's top-100. Look at where each box sits: far left means the model's list is mostly
+# products BiBERT does not return; the spread says how much that varies from query to query.
+# ```
+
+# %% [markdown]
+# ## Table 4: net predictions
+#
+# Net predictions per query (mean ± std), net recall (%) and the labels of the net predictions (%), our row above
+# the paper's. Net recall is read as the purchases found among the net predictions out of those BiBERT's top-100
+# missed, the only reading consistent with the paper's numbers; where the table carries the literal reading too
+# (out of all purchases), it is shown beside it, labelled.
+
+# %% tags=["hide-input"]
+display(views.table4(report.table4(ex)))
+
+# %% tags=["remove-input"]
+_ = figures.show("net-examples", ex)
+
+# %% [markdown]
+# ```{glue:figure} net-examples
+# :alt: For three eval queries, the best-ranked products in 4tMM cat's top-100 that are not in BiBERT's top-100, with their rank in 4tMM cat, framed by label; a star marks a purchase.
+# :name: fig-net-examples
+#
+# Net matches: products 4tMM cat retrieves that BiBERT's top-100 misses, its best-ranked five for three queries
+# whose net predictions include a purchase (★). Look at the frames: green and blue net matches are relevant
+# products only the multimodal model finds.
+# ```
+
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+display(Markdown(narrative.net_matches(ex)))

@@ -25,23 +25,46 @@
 # another scale, background, clutter and a grey occluder that can hide part of the silhouette, and has a
 # *distractor*, a product of another category with the same colour and pattern.
 
-# %% tags=["hide-output"]
-# Colab setup: installs the package only when running in Colab (the book and papermill runs skip it).
-import subprocess, sys
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "mmpaper @ git+https://github.com/mmpaper/mmpaper"],
-                   check=True)
+# %% tags=["hide-input", "hide-output"]
+# Colab setup: in Colab this installs the package with %pip (the book's own runs skip it). REPOSITORY and REF are
+# _config.yml's repository.url and repository.branch (tests/test_packaging.py keeps them equal); set MMPAPER_REF to
+# a tag or commit to pin another. A suitable preinstalled torch is kept, not reinstalled; FAISS is faiss-gpu-cu12
+# on a GPU runtime and faiss-cpu otherwise, never both. MMPAPER_COLAB=1 outside Colab prints the commands only.
+import os, sys
+REPOSITORY, REF = "https://github.com/mmpaper/mmpaper", "main"
+if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
+    import importlib.metadata as md, shutil, subprocess
+    from packaging.requirements import Requirement
+    if "google.colab" in sys.modules:
+        pip = lambda line: get_ipython().run_line_magic("pip", line)  # noqa: E731, F821 - %pip in the kernel
+    else:
+        pip = lambda line: print("%pip", line)  # noqa: E731
+    def present(req):
+        try:
+            return req.specifier.contains(md.version(req.name), prereleases=True)
+        except md.PackageNotFoundError:
+            return False
+    gpu = bool(shutil.which("nvidia-smi")) and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    pip(f"install -q --no-deps mmpaper@git+{REPOSITORY}@{os.environ.get('MMPAPER_REF', REF)}")
+    reqs = [Requirement(r) for r in md.requires("mmpaper")]
+    faiss = next(r for r in reqs if r.name.startswith("faiss") and r.marker and r.marker.evaluate({"extra": "gpu"})) \
+        if gpu else next(r for r in reqs if r.name == "faiss-cpu" and not r.marker)
+    if gpu and present(Requirement("faiss-cpu")):
+        pip("uninstall -q -y faiss-cpu")
+    todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
+    pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
 # %% tags=["parameters"]
 preset = "cpu"      # smoke | cpu | gpu (the esci preset has no query photos)
 runs_dir = None     # default: runs/ beside the package
 
-# %%
+# %% tags=["remove-input"]
 from IPython.display import Markdown, display
-from mmpaper.experiments import VISUAL_VARIANTS
-from mmpaper import plots, report
+from mmpaper import figures, report
 from mmpaper.book import open_experiment
-ex = open_experiment(preset, runs_dir)  # reuses every finished run directory; trains only what is missing
+from mmpaper.experiments import VISUAL_VARIANTS
+from mmpaper.report import narrative, views
+ex = open_experiment(preset, runs_dir)  # reuses finished runs; trains only what is missing
 names = list(VISUAL_VARIANTS)
 
 # %% [markdown]
@@ -55,48 +78,66 @@ names = list(VISUAL_VARIANTS)
 # |---|---|---|
 # | image-to-image | query photo $h_q$, product image $h_d$ | $L(q_{img}, d_{img})$ |
 # | 3-tower | + product title $h_t$ (training only) | $L(q_{img}, d_{img}) + w_1 L(d_{img}, d_{title}) + w_2 L(q_{img}, d_{title})$ |
-# | 4-tower | + short text query $h_s$; $e_q = \mathrm{norm}(h_q(q_{img}) + w\,h_s(q_{text}))$ | $L(e_q, d_{img}) + w_1 L(d_{img}, d_{title}) + w_2 L(q_{img}, d_{title}) + w_3 L(q_{text}, d_{title})$ |
+# | 4-tower | + short text query $h_s$ | the 3-tower loss $+ w_3 L(q_{text}, d_{title})$ |
 #
-# Each $L$ is a symmetric NT-Xent over in-batch negatives (`mmpaper.losses.alignment_loss`). The 4-tower's text
-# query is what a shopper types beside the photo in our world: the category in shopper words ("bookbag").
+# The 4-tower query embedding is $e_q = \mathrm{norm}(h_q(q_{img}) + w\,h_s(q_{text}))$. Each $L$ is a symmetric
+# NT-Xent over in-batch negatives (`mmpaper.losses.alignment_loss`). The 4-tower's text query is what a shopper
+# types beside the photo in our world: the category in shopper words ("bookbag").
 
-# %%
+# %% tags=["remove-input"]
 p = ex.preset
 n_train = int((ex.catalog.photos["split"] == "train").sum())
-display(Markdown(f"Preset `{preset}`: {n_train:,} training photos (of products never photographed for the eval "
-                 f"set), {len(ex.photo_rows('eval')):,} eval photos against {len(ex.catalog.products):,} product "
-                 f"images; {p.vs_epochs} epochs, batch {p.vs_batch_size}, τ = {p.temperature}, "
-                 f"(w₁, w₂, w₃) = {p.vs_weights}."))
+display(Markdown(f"Preset `{preset}`: {n_train:,} training photos (of products never photographed for "
+                 f"the eval set), {len(ex.photo_rows('eval')):,} eval photos against "
+                 f"{len(ex.catalog.products):,} product images; {p.vs_epochs} epochs, batch "
+                 f"{p.vs_batch_size}, τ = {p.temperature}, (w₁, w₂, w₃) = {p.vs_weights}."))
 
 # %% [markdown]
 # ## Results
 #
-# *recall@k*: the photographed product is in the top k. *precision@10*: share of the top 10 that look identical
-# (same category, colour and pattern). *false_positive@10*: share of the top 10 with the query's colour and
-# pattern but another category, the paper's false positives. *distractor preferred*: share of photos whose
-# distractor scores above the photographed product itself.
+# *R@k* (recall@k): the photographed product is in the top k. *P@10* (precision@10): share of the top 10 that
+# look identical (same category, colour and pattern). *false pos.@10*: share of the top 10 with the query's
+# colour and pattern but another category, the paper's false positives. *distractor wins*: share of photos whose
+# distractor scores above the photographed product itself. The paper reports its offline gains only relative to
+# its production system, so there is no paper row.
 
-# %%
+# %% tags=["hide-input"]
 vs = report.visual_table(ex, names)
-display(vs)
+display(views.visual(vs))
 
-# %%
-fig = plots.visual_search_bars(ex, names)
+# %% tags=["remove-input"]
+_ = figures.show("visual-search-bars", ex)
+
+# %% [markdown]
+# ```{glue:figure} visual-search-bars
+# :alt: Two panels of grouped bars for image-to-image, 3-tower and 4-tower: left recall@1, @10, @100 and precision@10; right the false-positive rate and how often the distractor wins.
+# :name: fig-visual-search-bars
+#
+# The three visual-search models side by side. Look at the right panel: the paper's claim is that the alignment
+# losses (3-tower) and the text query (4-tower) shorten the false-positive bars; the left panel shows what that
+# costs or gains in finding the product.
+# ```
 
 # %% [markdown]
 # ## False positives, shown
 #
-# The photos on which image-to-image matching returns the most false positives in its top six, and what each
+# The photos on which image-to-image matching returns the most false positives in its top five, and what each
 # model returns for them.
 
-# %%
-fig = plots.false_positive_examples(ex, names, n_photos=3)
+# %% tags=["remove-input"]
+_ = figures.show("false-positives", ex)
 
 # %% [markdown]
-# ## Does the paper's claim hold on our world?
+# ```{glue:figure} false-positives
+# :alt: For two query photos, the top five products of each visual-search model, framed green for the photographed product, blue for an identical look, red for a false positive, grey otherwise.
+# :name: fig-false-positives
+#
+# Query photos and each model's top five. Look at the red frames (same colour and pattern, another category):
+# they are the paper's false positives, and should thin out from the image-to-image row to the 4-tower row.
+# ```
 
-# %%
-import pandas as pd
-pd.set_option("display.max_colwidth", None)
-claims = report.claims(ex)
-display(claims[claims["claim"].str.startswith("Visual search")])
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+display(Markdown(narrative.visual_search(ex)))

@@ -14,31 +14,71 @@
 # %% [markdown]
 # # Reproduction report
 #
-# Each claim of the paper, checked on this book's own runs. The verdicts are computed from the run directories
-# each time the book is built; nothing here is typed in. A "no" is a finding about our world, not a correction of
-# the paper: our world is small, synthetic and designed (see the data card), and the towers are tiny.
+# Each claim of the two papers, checked on this book's own runs. The verdicts are computed from the run
+# directories each time the book is built; nothing here is typed in. A claim that does not hold is a finding about
+# our world, not a correction of the paper: the world is small, synthetic, designed (see the data card) and
+# calibrated only on the two single-modality baselines, and the towers are tiny.
+#
+# For each claim: the claim in the paper's words, the rule applied to our runs, our effect with its interval when
+# the check gives one, the verdict (holds / does not hold / inconclusive) and one sentence of why.
 
-# %% tags=["hide-output"]
-# Colab setup: installs the package only when running in Colab (the book and papermill runs skip it).
-import subprocess, sys
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "mmpaper @ git+https://github.com/mmpaper/mmpaper"],
-                   check=True)
+# %% tags=["hide-input", "hide-output"]
+# Colab setup: in Colab this installs the package with %pip (the book's own runs skip it). REPOSITORY and REF are
+# _config.yml's repository.url and repository.branch (tests/test_packaging.py keeps them equal); set MMPAPER_REF to
+# a tag or commit to pin another. A suitable preinstalled torch is kept, not reinstalled; FAISS is faiss-gpu-cu12
+# on a GPU runtime and faiss-cpu otherwise, never both. MMPAPER_COLAB=1 outside Colab prints the commands only.
+import os, sys
+REPOSITORY, REF = "https://github.com/mmpaper/mmpaper", "main"
+if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
+    import importlib.metadata as md, shutil, subprocess
+    from packaging.requirements import Requirement
+    if "google.colab" in sys.modules:
+        pip = lambda line: get_ipython().run_line_magic("pip", line)  # noqa: E731, F821 - %pip in the kernel
+    else:
+        pip = lambda line: print("%pip", line)  # noqa: E731
+    def present(req):
+        try:
+            return req.specifier.contains(md.version(req.name), prereleases=True)
+        except md.PackageNotFoundError:
+            return False
+    gpu = bool(shutil.which("nvidia-smi")) and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    pip(f"install -q --no-deps mmpaper@git+{REPOSITORY}@{os.environ.get('MMPAPER_REF', REF)}")
+    reqs = [Requirement(r) for r in md.requires("mmpaper")]
+    faiss = next(r for r in reqs if r.name.startswith("faiss") and r.marker and r.marker.evaluate({"extra": "gpu"})) \
+        if gpu else next(r for r in reqs if r.name == "faiss-cpu" and not r.marker)
+    if gpu and present(Requirement("faiss-cpu")):
+        pip("uninstall -q -y faiss-cpu")
+    todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
+    pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
 # %% tags=["parameters"]
 preset = "cpu"      # smoke | cpu | gpu | esci
 runs_dir = None     # default: runs/ beside the package
 
-# %%
+# %% tags=["remove-input"]
 from IPython.display import Markdown, display
 from mmpaper import report
 from mmpaper.book import open_experiment
-ex = open_experiment(preset, runs_dir)  # reuses every finished run directory; trains only what is missing
-
-# %%
+from mmpaper.report import narrative, views
 import pandas as pd
-pd.set_option("display.max_colwidth", None)
+pd.set_option("display.max_colwidth", None)  # claims are sentences: never cut them short
+ex = open_experiment(preset, runs_dir)  # reuses finished runs; trains only what is missing
 claims = report.claims(ex)
-display(claims)
-held = (claims["holds on our world"] == "yes").sum()
-display(Markdown(f"**{held} of {len(claims)} claims hold on our world** (preset `{preset}`)."))
+
+# %% [markdown]
+# ## The verdicts at a glance
+
+# %% tags=["hide-input"]
+display(views.claims_summary(claims))
+
+# %% [markdown]
+# ## Claim by claim
+
+# %% tags=["remove-input"]
+display(Markdown(narrative.claim_sections(claims)))
+
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+display(Markdown(narrative.reproduction(ex)))

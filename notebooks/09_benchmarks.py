@@ -19,12 +19,34 @@
 # `benchmarks/` and `BENCHMARKS.md`), recorded with the machine and date they ran on. Every comparison is a ratio
 # against a baseline measured in the same run.
 
-# %% tags=["hide-output"]
-# Colab setup: installs the package only when running in Colab (the book and papermill runs skip it).
-import subprocess, sys
-if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "mmpaper @ git+https://github.com/mmpaper/mmpaper"],
-                   check=True)
+# %% tags=["hide-input", "hide-output"]
+# Colab setup: in Colab this installs the package with %pip (the book's own runs skip it). REPOSITORY and REF are
+# _config.yml's repository.url and repository.branch (tests/test_packaging.py keeps them equal); set MMPAPER_REF to
+# a tag or commit to pin another. A suitable preinstalled torch is kept, not reinstalled; FAISS is faiss-gpu-cu12
+# on a GPU runtime and faiss-cpu otherwise, never both. MMPAPER_COLAB=1 outside Colab prints the commands only.
+import os, sys
+REPOSITORY, REF = "https://github.com/mmpaper/mmpaper", "main"
+if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
+    import importlib.metadata as md, shutil, subprocess
+    from packaging.requirements import Requirement
+    if "google.colab" in sys.modules:
+        pip = lambda line: get_ipython().run_line_magic("pip", line)  # noqa: E731, F821 - %pip in the kernel
+    else:
+        pip = lambda line: print("%pip", line)  # noqa: E731
+    def present(req):
+        try:
+            return req.specifier.contains(md.version(req.name), prereleases=True)
+        except md.PackageNotFoundError:
+            return False
+    gpu = bool(shutil.which("nvidia-smi")) and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+    pip(f"install -q --no-deps mmpaper@git+{REPOSITORY}@{os.environ.get('MMPAPER_REF', REF)}")
+    reqs = [Requirement(r) for r in md.requires("mmpaper")]
+    faiss = next(r for r in reqs if r.name.startswith("faiss") and r.marker and r.marker.evaluate({"extra": "gpu"})) \
+        if gpu else next(r for r in reqs if r.name == "faiss-cpu" and not r.marker)
+    if gpu and present(Requirement("faiss-cpu")):
+        pip("uninstall -q -y faiss-cpu")
+    todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
+    pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
 # %% tags=["parameters"]
 preset = "cpu"      # smoke | cpu | gpu | esci
@@ -32,7 +54,7 @@ runs_dir = None     # unused here; every chapter takes the same parameters
 live_queries = 1000     # the live measurement: queries x products at d = 256
 live_products = 200_000
 
-# %%
+# %% tags=["remove-input"]
 import json
 import time
 import warnings
@@ -41,8 +63,10 @@ import numpy as np
 import pandas as pd
 import torch
 import faiss
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
+from mmpaper import figures
 from mmpaper.book import ROOT
+from mmpaper.report import narrative, views
 from mmpaper.retrieval import chunked_torch_topk, search
 if preset == "smoke":
     live_queries, live_products = min(live_queries, 200), min(live_products, 20_000)
@@ -53,12 +77,13 @@ if preset == "smoke":
 # The same random unit vectors searched by `mmpaper.retrieval.search` (FAISS `knn` on the arrays, no index copy),
 # by a raw `faiss.IndexFlatIP` (the floor), and by chunked `torch.mm` + `torch.topk` as common IR evaluators do.
 
-# %%
+# %% tags=["hide-input"]
 rng = np.random.default_rng(0)
 products = rng.standard_normal((live_products, 256), dtype=np.float32)
 products /= np.linalg.norm(products, axis=1, keepdims=True)
 queries = rng.standard_normal((live_queries, 256), dtype=np.float32)
 queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+FLOOR = "faiss IndexFlatIP (floor)"
 
 
 def flat(q, p, k=100):
@@ -67,22 +92,27 @@ def flat(q, p, k=100):
     return index.search(q, k)[1]
 
 
+def ours(q, p):
+    return search(q, p, 100, use_gpu=False)[1]
+
+
 timings, ids = {}, {}
-for name, fn in [("faiss IndexFlatIP (floor)", flat), ("mmpaper search", lambda q, p: search(q, p, 100, use_gpu=False)[1]),
-                 ("chunked torch.topk", chunked_torch_topk)]:
+for name, fn in [(FLOOR, flat), ("mmpaper search", ours), ("chunked torch.topk", chunked_torch_topk)]:
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
         ids[name] = fn(queries, products)
         best = min(best, time.perf_counter() - t0)
     timings[name] = best
-floor = timings["faiss IndexFlatIP (floor)"]
-live = pd.DataFrame({"seconds (best of 3)": timings, "× floor": {k: v / floor for k, v in timings.items()},
-                     "same top-100 as floor": {k: np.mean([len(np.intersect1d(a, b)) for a, b in
-                                                           zip(v, ids["faiss IndexFlatIP (floor)"])]) / 100
-                                               for k, v in ids.items()}})
-display(Markdown(f"{live_queries:,} queries × {live_products:,} products, d = 256, {torch.get_num_threads()} threads:"))
-display(live.round(3))
+floor = timings[FLOOR]
+same = {k: np.mean([len(np.intersect1d(a, b)) for a, b in zip(v, ids[FLOOR])]) / 100
+        for k, v in ids.items()}
+live = pd.DataFrame({"seconds (best of 3)": timings,
+                     "× floor": {k: v / floor for k, v in timings.items()},
+                     "same top-100 as floor %": {k: 100 * v for k, v in same.items()}})
+display(Markdown(f"{live_queries:,} queries × {live_products:,} products, d = 256, "
+                 f"{torch.get_num_threads()} threads:"))
+display(views.formatted(live, 3))
 
 # %% [markdown]
 # ## Recorded: the benchmark scripts
@@ -90,14 +120,15 @@ display(live.round(3))
 # Written by `make bench` into `benchmarks/results/`; the tables below are read from those files, each with the
 # machine and the date it ran on.
 
-# %%
+# %% tags=["hide-input"]
 results = ROOT / "benchmarks" / "results"
 found = {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("*.json"))}
 
 
 def machine(r):
     m = r["machine"]
-    return f"*{m['date']}, {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, GPU: {m['gpu'] or 'none'}*"
+    return (f"*{m['date']}, {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
+            f"GPU: {m['gpu'] or 'none'}*")
 
 
 if not found:
@@ -106,32 +137,61 @@ if "eval" in found:
     r = found["eval"]
     rows = pd.DataFrame(r["rows"])
     rows["full eval s (× queries)"] = rows["search_seconds"] * r["paper_queries"] / rows["queries"]
-    display(Markdown(f"### Evaluation at paper scale\n{machine(r)}. {rows['queries'].iloc[0]:,} of the paper's "
-                     f"{r['paper_queries']:,} queries against {rows['products'].iloc[0]:,} products; the last "
-                     f"search column scales to all queries (search is linear in them). Metrics on "
-                     f"{r['metrics_full']['queries']:,} × 100: {r['metrics_full']['metrics_seconds']:.2f} s."))
-    display(rows[["method", "d", "search_seconds", "full eval s (× queries)", "time_vs_faiss_flat",
-                  "peak_over_products", "fraction_of_matmul_peak", "same_top_k"]].round(3))
+    full = r["metrics_full"]
+    display(Markdown(
+        f"### Evaluation at paper scale\n{machine(r)}. {rows['queries'].iloc[0]:,} of the paper's "
+        f"{r['paper_queries']:,} queries against {rows['products'].iloc[0]:,} products; the full-eval "
+        f"column scales the search to all queries (it is linear in them). Metrics on "
+        f"{full['queries']:,} × 100: {full['metrics_seconds']:.2f} s."))
+    rows["fraction_of_matmul_peak"] *= 100
+    rows["same_top_k"] *= 100
+    names = {"search_seconds": "search (s)", "full eval s (× queries)": "all queries (s)",
+             "time_vs_faiss_flat": "× faiss flat", "peak_over_products": "memory × products",
+             "fraction_of_matmul_peak": "% of matmul peak", "same_top_k": "same top-k %"}
+    table = rows.set_index(["method", "d"])[list(names)].rename(columns=names)
+    display(views.formatted(table, 2))
 
-# %%
+# %% tags=["hide-input"]
 if "scaling" in found:
     r = found["scaling"]
-    display(Markdown(f"### Scaling of exact search\n{machine(r)}; matmul peak {r['matmul_gflops']:.0f} GFLOP/s."))
-    display(pd.DataFrame(r["rows"]).round(3))
-    if (results / "scaling.png").exists():
-        display(Image(filename=str(results / "scaling.png")))
+    display(Markdown(f"### Scaling of exact search\n{machine(r)}; "
+                     f"matmul peak {r['matmul_gflops']:.0f} GFLOP/s."))
+    rows = pd.DataFrame(r["rows"]).set_index("products")
+    rows["fraction_of_matmul_peak"] *= 100
+    names = {"queries": "queries", "d": "d", "seconds": "seconds", "gflops": "GFLOP/s",
+             "fraction_of_matmul_peak": "% of matmul peak", "peak_over_products": "memory × products"}
+    display(views.formatted(rows[list(names)].rename(columns=names), 2))
 
-# %%
+# %% tags=["remove-input"]
+_ = figures.show("search-scaling", None)
+
+# %% [markdown]
+# ```{glue:figure} search-scaling
+# :alt: Two line plots against the number of products on a log scale: left the exact top-100 search time, right the share of the machine's measured matrix-multiply peak.
+# :name: fig-search-scaling
+#
+# Exact search as the catalog grows, from the recorded `make bench` run. Look at the right panel: how close
+# search runs to the machine's matrix-multiply peak as the catalog grows; near the peak, a faster search needs
+# faster hardware or approximate search, not better code.
+# ```
+
+# %% tags=["hide-input"]
 if "ann" in found:
     r = found["ann"]
     display(Markdown(f"### ANN against exact search, and MaxSim against cosine\n{machine(r)}; "
                      f"{r['queries']:,} queries × {r['products']:,} clustered products."))
-    display(pd.DataFrame(r["ann"]).round(3))
-    display(pd.DataFrame(r["maxsim"]).round(3))
+    display(views.formatted(pd.DataFrame(r["ann"]), 3))
+    display(views.formatted(pd.DataFrame(r["maxsim"]), 3))
 
-# %%
-for name, title in [("train", "Training step: Lightning against a bare loop"), ("embed", "Embedding throughput"),
-                    ("book-cpu", "Book build times (cpu preset)")]:
+# %% tags=["hide-input"]
+for name, title in [("train", "Training step: Lightning against a bare loop"),
+                    ("embed", "Embedding throughput"), ("book-cpu", "Book build times (cpu preset)")]:
     if name in found:
         display(Markdown(f"### {title}\n{machine(found[name])}"))
-        display(pd.DataFrame(found[name]["rows"]).round(3))
+        display(views.formatted(pd.DataFrame(found[name]["rows"]), 3))
+
+# %% [markdown]
+# ## What this shows
+
+# %% tags=["remove-input"]
+display(Markdown(narrative.benchmarks_text(live, FLOOR, live_queries, live_products)))

@@ -74,8 +74,41 @@ def test_unknown_label_and_missing_column(tmp_path):
     write_public_files(tmp_path)
     ex = pd.read_parquet(tmp_path / ESCI_FILES["examples"])
     ex.assign(esci_label=["E", "X"] + ["E"] * 6).to_parquet(tmp_path / ESCI_FILES["examples"])
-    with pytest.raises(CatalogError, match="column 'esci_label' has unknown value 'X'"):
+    with pytest.raises(CatalogError, match="column 'esci_label' row 1 has unknown value 'X'; valid:"):
         load_esci(tmp_path)
     ex.drop(columns="esci_label").to_parquet(tmp_path / ESCI_FILES["examples"])
     with pytest.raises(CatalogError, match="shopping_queries_dataset_examples.parquet: column 'esci_label' is missing"):
         load_esci(tmp_path)
+
+
+def _tiny_esci_experiment(directory, **overrides):
+    from mmpaper.experiments import Experiment
+    from mmpaper.towers import BiBERTConfig
+
+    small = BiBERTConfig(vocab_size=200, hidden_size=16, intermediate_size=32, embed_dim=8, max_length=8)
+    return Experiment("esci", runs_dir=directory / "runs", progress=False, esci_dir=str(directory), bibert=small,
+                      batch_size=4, bibert_epochs=2, accelerator="cpu", devices=1, **overrides)
+
+
+def test_no_validation_queries_turns_early_stopping_off_with_a_note(tmp_path, capsys):
+    """Two train-period queries: 10% held out rounds to none, so early stopping (patience 2 in the esci preset)
+    has no val_recall to watch; the run trains all its epochs and says why, instead of a Lightning error."""
+    write_public_files(tmp_path)
+    ex = _tiny_esci_experiment(tmp_path)
+    assert ex.preset.patience is not None
+    r = ex.run("bibert")
+    err = capsys.readouterr().err
+    assert "note: no validation queries" in err and "early stopping is off: training runs all 2 epochs" in err
+    assert r.metrics["epochs"] == 2 and 0 <= r.metrics["recall"] <= 1
+    assert ex.rundir("bibert").finished(hashes=True)
+
+
+def test_no_training_pairs_is_refused_clearly(tmp_path):
+    write_public_files(tmp_path)
+    ex = pd.read_parquet(tmp_path / ESCI_FILES["examples"])
+    ex.assign(split="test").to_parquet(tmp_path / ESCI_FILES["examples"])
+    experiment = _tiny_esci_experiment(tmp_path)
+    with pytest.raises(ValueError, match="no train-period purchases to train on: the catalog has 0 train-period pairs"):
+        experiment.run("bibert")
+    rd = experiment.rundir("bibert")
+    assert not rd.final.exists() and rd.status()["state"] == "failed"

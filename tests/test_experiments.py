@@ -32,6 +32,8 @@ def test_every_variant_leaves_a_complete_run_directory(smoke_runs):
         assert np.load(r.directory / "topk.npy").shape == (len(ex.eval_query_ids()), r.metrics["k"])
         if VARIANTS[name].trains:
             assert (r.directory / "last.ckpt").exists()
+        assert ex.rundir(name).finished(hashes=True) and not ex.rundir(name).partial.exists()
+    assert not list((smoke_runs / "runs").rglob("*.incomplete"))  # every run was renamed into place
     assert json.loads((ex.result("4tmm-mlp").directory / "metrics.json").read_text())["trainable_parts"] == ["fusion"]
     assert ex.result("4tmm-joint").metrics["trainable_parts"] == ["bibert", "fusion"]
     assert 0.1 <= ex.result("4tmm-acat").metrics["alpha"] <= 0.9
@@ -61,7 +63,7 @@ def test_tables_print_all_rows(smoke_runs, capsys):
     assert "paper R@100" in out and "Table 4" in out
     for name in VISUAL_VARIANTS:
         assert f"| {name} " in out
-    assert "alignment losses reduce image-to-image false positives" in out
+    assert "alignment losses cut image-to-image false positives" in out  # the vs-align claim
     table = (smoke_runs / "runs" / "smoke" / "tables" / "table2.csv").read_text()
     assert len(table.strip().splitlines()) == 1 + len(VARIANTS)
 
@@ -89,8 +91,11 @@ def test_interrupted_run_resumes_to_the_same_metrics(smoke_runs, tmp_path):
     broken = Experiment("smoke", runs_dir=tmp_path / "resumed", **kw)
     with pytest.raises(KeyboardInterrupt, match="interrupted"):
         broken.run("4tmm-mlp", callbacks=[Interrupt()])
-    assert (broken.run_dir("4tmm-mlp") / "last.ckpt").exists()
-    assert not (broken.run_dir("4tmm-mlp") / "metrics.json").exists()
+    rd = broken.rundir("4tmm-mlp")
+    assert (rd.partial / "last.ckpt").exists() and not rd.final.exists()  # nothing that looks finished
+    assert json.loads((rd.partial / "status.json").read_text())["state"] == "interrupted"
+    with pytest.raises(FileNotFoundError, match="an incomplete one is in .*4tmm-mlp/[0-9a-f]+.incomplete"):
+        broken.result("4tmm-mlp")
     resumed = Experiment("smoke", runs_dir=tmp_path / "resumed", **kw).run("4tmm-mlp")
     assert not resumed.reused and resumed.metrics["epochs"] == clean["epochs"]
     for key in ("recall", "E", "S", "C", "I"):
@@ -103,13 +108,16 @@ def test_nan_loss_stops_with_variant_and_step(smoke_runs, tmp_path):
     ex = Experiment("smoke", runs_dir=tmp_path, cache_dir=smoke_runs / "cache", progress=False, lr_variant=1e30)
     with pytest.raises(NonFiniteLossError, match=r"variant '4tmm-mlp': loss is (nan|inf) at step \d+"):
         ex.run("4tmm-mlp")
-    assert (ex.run_dir("4tmm-mlp") / "config.json").exists()
+    rd = ex.rundir("4tmm-mlp")
+    assert (rd.partial / "config.json").exists() and not rd.final.exists()
+    status = json.loads((rd.partial / "status.json").read_text())
+    assert status["state"] == "failed" and status["error"].startswith("NonFiniteLossError: variant '4tmm-mlp'")
 
 
 def test_unknown_names_list_the_valid_ones(capsys):
     assert main(["run", "--preset", "smoke", "--variant", "5tmm"]) == 2
-    assert "unknown variant '5tmm'; valid: ['bibert', 'clip'" in capsys.readouterr().err
+    assert "argument --variant: unknown variant '5tmm'; valid: ['bibert', 'clip'" in capsys.readouterr().err
     assert main(["run", "--preset", "tiny"]) == 2
-    assert "unknown preset 'tiny'; valid: ['smoke', 'cpu', 'gpu', 'esci']" in capsys.readouterr().err
+    assert "argument --preset: unknown preset 'tiny'; valid: ['smoke', 'cpu', 'gpu', 'esci'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown preset"):
         preset("huge")

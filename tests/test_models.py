@@ -58,3 +58,31 @@ def test_precomputed_clip_features_match_raw_towers(bibert, clip, batch):
 def test_unknown_part_is_named(bibert):
     with pytest.raises(ValueError, match="has no part 'mlp'"):
         BiBERTRetriever(bibert).set_trainable(mlp=True)
+
+
+def test_three_tower_query_side_switch(bibert, clip, batch):
+    import torch.nn.functional as F
+
+    identity = ThreeTowerMM(bibert, clip, out_dim=8, query_side="identity").eval()
+    with torch.no_grad():  # e_q = f_q(q): BiBERT's query embedding itself, no query MLP
+        expected = F.normalize(bibert.encode_query(batch["query_input_ids"], batch["query_attention_mask"]), dim=-1)
+        torch.testing.assert_close(identity.encode_queries(batch), expected)
+        # the product MLP lands in BiBERT's query space, whatever out_dim says
+        assert identity.encode_products(batch).shape[1] == bibert.embed_dim
+    assert sum(p.numel() for p in identity.fusion["query"].parameters()) == 0
+    mlp = ThreeTowerMM(bibert, clip, out_dim=8).eval()
+    assert mlp.query_side == "mlp" and sum(p.numel() for p in mlp.fusion["query"].parameters()) > 0
+    assert mlp.encode_queries(batch).shape[1] == 8
+    with pytest.raises(ValueError, match="valid: \\['mlp', 'identity'\\]"):
+        ThreeTowerMM(bibert, clip, query_side="linear")
+
+
+def test_three_tower_identity_query_side_trains_only_the_product_mlp(bibert, clip, batch):
+    import copy
+
+    model = ThreeTowerMM(copy.deepcopy(bibert), clip, query_side="identity").set_trainable(
+        bibert=False, clip=False, fusion=True)
+    model.train()
+    nt_xent(model.encode_queries(batch), model.encode_products(batch)).backward()
+    assert all(g is None for g in _grads(model.bibert))
+    assert all(g is not None and g.abs().sum() > 0 for g in _grads(model.fusion["product"]))

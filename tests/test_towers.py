@@ -51,6 +51,33 @@ def test_wordpiece_vocabulary_is_trained_on_the_text(bibert):
     assert {"shirt", "jeans", "[PAD]", "[CLS]"} <= set(vocab)
 
 
+WORDPIECE_CORPUS = ["red sneakers", "blue sneakers for men", "black sneakers", "white trainers", "sneakers xl",
+                    "striped scarf", "striped socks", "striped shirt", "charcoal boots", "charcoal rug"] * 3
+
+
+def test_wordpiece_gives_a_misspelt_word_the_pieces_of_the_word_it_meant():
+    from mmpaper.towers import train_wordpiece
+
+    tok = train_wordpiece(WORDPIECE_CORPUS, 120)
+    pieces = tok.tokenize("sneakrs stripd")
+    assert pieces[0] == "sneak" and pieces[1].startswith("##")  # not a spray of single characters
+    assert "stri" in pieces[2] or pieces[2].startswith("strip")
+    assert "[UNK]" not in tok.tokenize("kcabr oolx")  # every character of the corpus is in the vocabulary
+
+
+def test_wordpiece_vocabulary_is_the_same_in_every_process():
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json; from mmpaper.towers import train_wordpiece; "
+            f"print(json.dumps(train_wordpiece({WORDPIECE_CORPUS!r}, 120).get_vocab(), sort_keys=True))")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout
+            for seed in (1, 2, 3)}
+    assert len(outs) == 1 and len(json.loads(outs.pop())) == 120
+
+
 def test_clip_pretrained_from_local_checkpoint(clip, tmp_path):
     path = tmp_path / "tiny.pt"
     clip.save(path)

@@ -163,6 +163,9 @@ class PairsDataModule(pl.LightningDataModule):
         self.val_query_ids = np.sort(rng.choice(train_queries, n_val, replace=False)) if n_val else np.empty(0, int)
         self.val_pairs = train[train["query_id"].isin(self.val_query_ids)].reset_index(drop=True)
         self.train_pairs = train[~train["query_id"].isin(self.val_query_ids)].reset_index(drop=True)
+        if len(self.train_pairs) == 0:  # Lightning would otherwise fail deep inside its fit loop
+            raise ValueError(f"no train-period purchases to train on: the catalog has {len(train)} train-period "
+                             f"pairs over {len(train_queries)} queries, {n_val} of them held out for validation")
         self.negatives = seen_negative_matrix(catalog.seen_negatives, self.query_row, seen_negatives) \
             if seen_negatives else None
 

@@ -27,9 +27,12 @@ _KIND_CHECK = {"int": pd.api.types.is_integer_dtype, "float": pd.api.types.is_fl
                "str": lambda d: pd.api.types.is_string_dtype(d) or pd.api.types.is_object_dtype(d)}
 
 
-def _show(value) -> str:
-    """An example value as a reader would type it (no ``np.int64(...)`` wrapper)."""
+def show_value(value) -> str:
+    """A value as a reader would type it in a message (``0``, not ``np.int64(0)``)."""
     return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+_show = show_value
 
 
 def check_columns(df: pd.DataFrame, table: str, file: str) -> None:

@@ -12,32 +12,32 @@ from __future__ import annotations
 # name: (department, silhouette, catalog nouns, shopper words, everyday noun or None, complementary categories)
 CATEGORIES: dict[str, tuple[str, tuple[str, float, float], list[str], list[str], str | None, list[str]]] = {
     "tshirt":      ("clothing", ("tee", 0.80, 0.80), ["t-shirt", "tshirt"], ["tee", "t shirt", "top"], "shirt", ["trousers", "shorts"]),
-    "trousers":    ("clothing", ("rect", 0.45, 0.90), ["trousers"], ["pants", "slacks", "chinos"], "pants", ["tshirt", "belt"]),
-    "shorts":      ("clothing", ("rect", 0.75, 0.45), ["shorts"], ["short pants", "shorts"], "shorts", ["tshirt", "sandals"]),
+    "trousers":    ("clothing", ("legs", 0.50, 0.92), ["trousers"], ["pants", "slacks", "chinos"], "pants", ["tshirt", "belt"]),
+    "shorts":      ("clothing", ("legs", 0.75, 0.50), ["shorts"], ["short pants", "shorts"], "shorts", ["tshirt", "sandals"]),
     "dress":       ("clothing", ("trapezoid", 0.70, 0.90), ["dress"], ["frock", "gown", "dress"], "dress", ["sandals", "handbag"]),
     "jacket":      ("clothing", ("cross", 0.85, 0.85), ["jacket"], ["coat", "parka", "jacket"], "jacket", ["scarf"]),
     "scarf":       ("clothing", ("rect", 0.90, 0.25), ["scarf"], ["muffler", "shawl", "scarf"], "scarf", ["jacket", "beanie"]),
-    "beanie":      ("clothing", ("ellipse", 0.70, 0.45), ["beanie hat"], ["beanie", "winter hat", "toque"], "hat", ["scarf"]),
-    "belt":        ("clothing", ("rect", 0.95, 0.12), ["belt"], ["waist belt", "belt"], None, ["trousers"]),
-    "sneakers":    ("footwear", ("trapezoid", 0.85, 0.40), ["sneakers"], ["trainers", "kicks", "running shoes"], "shoe", ["socks"]),
-    "boots":       ("footwear", ("tee", 0.55, 0.90), ["boots"], ["boots", "booties"], "boot", ["socks"]),
+    "beanie":      ("clothing", ("dome", 0.75, 0.80), ["beanie hat"], ["beanie", "winter hat", "toque"], "hat", ["scarf"]),
+    "belt":        ("clothing", ("buckle", 0.95, 0.25), ["belt"], ["waist belt", "belt"], None, ["trousers"]),
+    "sneakers":    ("footwear", ("shoe", 0.90, 0.45), ["sneakers"], ["trainers", "kicks", "running shoes"], "shoe", ["socks"]),
+    "boots":       ("footwear", ("ell", 0.70, 0.90), ["boots"], ["boots", "booties"], "boot", ["socks"]),
     "sandals":     ("footwear", ("diamond", 0.90, 0.45), ["sandals"], ["flip flops", "sliders", "sandals"], "sandal", ["dress", "shorts"]),
-    "socks":       ("footwear", ("rect", 0.30, 0.80), ["socks"], ["socks", "ankle socks"], "sock", ["sneakers", "boots"]),
-    "mug":         ("kitchen", ("ring", 0.65, 0.75), ["mug"], ["coffee cup", "mug", "cuppa cup"], "cup", ["teapot"]),
-    "teapot":      ("kitchen", ("ellipse", 0.90, 0.65), ["teapot"], ["tea kettle", "teapot"], "teapot", ["mug"]),
+    "socks":       ("footwear", ("ell", 0.45, 0.85), ["socks"], ["socks", "ankle socks"], "sock", ["sneakers", "boots"]),
+    "mug":         ("kitchen", ("mug", 0.85, 0.75), ["mug"], ["coffee cup", "mug", "cuppa cup"], "cup", ["teapot"]),
+    "teapot":      ("kitchen", ("teapot", 0.85, 0.75), ["teapot"], ["tea kettle", "teapot"], "teapot", ["mug"]),
     "plate":       ("kitchen", ("ellipse", 0.90, 0.90), ["dinner plate"], ["plate", "dish"], "plate", ["bowl"]),
-    "bowl":        ("kitchen", ("ellipse", 0.85, 0.50), ["bowl"], ["bowl", "soup bowl"], "bowl", ["plate"]),
-    "phonecase":   ("electronics", ("rect", 0.50, 0.85), ["phone case"], ["cell cover", "phone cover", "case"], None, ["charger"]),
-    "headphones":  ("electronics", ("ring", 0.90, 0.90), ["headphones"], ["earphones", "headset", "cans"], "headphones", ["charger"]),
-    "charger":     ("electronics", ("diamond", 0.50, 0.80), ["charger"], ["charging cable", "power adapter"], None, ["phonecase", "headphones"]),
-    "pillow":      ("home", ("rect", 0.85, 0.60), ["cushion"], ["pillow", "throw pillow"], "pillow", ["rug"]),
-    "rug":         ("home", ("rect", 0.95, 0.75), ["rug"], ["carpet", "mat", "area rug"], "rug", ["pillow"]),
-    "lamp":        ("home", ("triangle", 0.80, 0.90), ["lamp"], ["light", "lamp", "lampshade"], "lamp", ["vase"]),
-    "vase":        ("home", ("triangle", 0.45, 0.90), ["vase"], ["flower pot", "vase"], "vase", ["lamp"]),
-    "backpack":    ("sports", ("cross", 0.55, 0.85), ["backpack"], ["rucksack", "bookbag", "backpack"], "bag", ["bottle"]),
-    "bottle":      ("sports", ("ellipse", 0.35, 0.90), ["water bottle"], ["flask", "drink bottle", "bottle"], "bottle", ["backpack", "yogamat"]),
-    "yogamat":     ("sports", ("triangle", 0.95, 0.45), ["yoga mat"], ["exercise mat", "gym mat"], None, ["bottle"]),
-    "handbag":     ("sports", ("trapezoid", 0.60, 0.60), ["handbag"], ["purse", "tote", "handbag"], "bag", ["dress"]),
+    "bowl":        ("kitchen", ("halfdisc", 0.90, 0.85), ["bowl"], ["bowl", "soup bowl"], "bowl", ["plate"]),
+    "phonecase":   ("electronics", ("holed", 0.50, 0.85), ["phone case"], ["cell cover", "phone cover", "case"], None, ["charger"]),
+    "headphones":  ("electronics", ("arc", 0.90, 0.90), ["headphones"], ["earphones", "headset", "cans"], "headphones", ["charger"]),
+    "charger":     ("electronics", ("plug", 0.60, 0.85), ["charger"], ["charging cable", "power adapter"], None, ["phonecase", "headphones"]),
+    "pillow":      ("home", ("cushion", 0.90, 0.75), ["cushion"], ["pillow", "throw pillow"], "pillow", ["rug"]),
+    "rug":         ("home", ("fringe", 0.95, 0.65), ["rug"], ["carpet", "mat", "area rug"], "rug", ["pillow"]),
+    "lamp":        ("home", ("lamp", 0.80, 0.92), ["lamp"], ["light", "lamp", "lampshade"], "lamp", ["vase"]),
+    "vase":        ("home", ("vase", 0.60, 0.92), ["vase"], ["flower pot", "vase"], "vase", ["lamp"]),
+    "backpack":    ("sports", ("bag", 0.65, 0.90), ["backpack"], ["rucksack", "bookbag", "backpack"], "bag", ["bottle"]),
+    "bottle":      ("sports", ("bottle", 0.35, 0.92), ["water bottle"], ["flask", "drink bottle", "bottle"], "bottle", ["backpack", "yogamat"]),
+    "yogamat":     ("sports", ("roll", 0.95, 0.45), ["yoga mat"], ["exercise mat", "gym mat"], None, ["bottle"]),
+    "handbag":     ("sports", ("bag", 0.85, 0.70), ["handbag"], ["purse", "tote", "handbag"], "bag", ["dress"]),
 }
 
 # name: (RGB, shopper synonyms, everyday words: the common synonyms, not the rarer shop ones)
@@ -73,9 +73,29 @@ MATERIALS: dict[str, list[str]] = {
 
 # the everyday words for a silhouette, so CLIP can learn shapes even for categories it has no noun for
 SILHOUETTE_WORDS = {"tee": "t shape", "rect": "rectangle", "trapezoid": "flared shape", "cross": "cross shape",
-                    "ellipse": "oval", "diamond": "diamond", "ring": "ring", "triangle": "triangle"}
+                    "ellipse": "oval", "diamond": "diamond", "ring": "ring", "triangle": "triangle",
+                    "legs": "two legs", "ell": "l shape", "holed": "slab with a hole", "bag": "bag with a handle",
+                    "mug": "cup with a handle", "teapot": "pot with a spout", "halfdisc": "half circle",
+                    "dome": "dome", "arc": "arc", "lamp": "shade on a stand", "vase": "round pot",
+                    "bottle": "bottle shape", "cushion": "soft square", "fringe": "mat with tassels",
+                    "roll": "roll", "plug": "plug", "buckle": "strap with a buckle", "shoe": "shoe shape"}
 
 SYLLABLES = ["ka", "lo", "mi", "ve", "tor", "zan", "pel", "qui", "bra", "nu", "sol", "rex", "vin", "dar", "ox",
              "lum", "fy", "gen", "ari", "tek"]
 TITLE_EXTRAS = ["for men", "for women", "unisex", "new", "2 pack", "classic", "premium", "size m", "large",
                 "slim", "kids", "xl", "deluxe", "lightweight", "gift"]
+
+# what a product of each department is plausibly made of (a catalog has no porcelain trousers)
+DEPARTMENT_MATERIALS: dict[str, list[str]] = {
+    "clothing": ["cotton", "wool", "denim", "silk", "nylon", "leather"],
+    "footwear": ["leather", "nylon", "cotton", "plastic", "wool"],
+    "kitchen": ["ceramic", "metal", "plastic", "bamboo"],
+    "electronics": ["plastic", "metal", "leather", "silk"],
+    "home": ["cotton", "wool", "ceramic", "metal", "bamboo", "silk"],
+    "sports": ["nylon", "plastic", "metal", "leather", "cotton"],
+}
+
+# how common each colour is in the catalog: dark and neutral colours dominate, as in most shops
+COLOUR_SHARE: dict[str, float] = {"black": 0.2, "white": 0.13, "grey": 0.11, "blue": 0.11, "red": 0.07,
+                                  "brown": 0.07, "green": 0.07, "pink": 0.06, "purple": 0.04, "yellow": 0.05,
+                                  "orange": 0.04, "teal": 0.05}

@@ -35,9 +35,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .vocabulary import (CATEGORIES, COLOURS, MATERIALS, PATTERNS, SILHOUETTE_WORDS, SYLLABLES, TITLE_EXTRAS)
+from .vocabulary import (CATEGORIES, COLOUR_SHARE, COLOURS, DEPARTMENT_MATERIALS, MATERIALS, PATTERNS,
+                         SILHOUETTE_WORDS, SYLLABLES, TITLE_EXTRAS)
 
-WORLD_VERSION = 3  # bump when generation changes, so cached worlds are never reused across versions
+WORLD_VERSION = 4  # bump when generation changes, so cached worlds are never reused across versions
 E, S, C, I = 0, 1, 2, 3
 NONE = -1  # an attribute the intent does not ask for
 
@@ -54,9 +55,13 @@ class WorldConfig:
     n_products: int = 12_000
     n_train_queries: int = 6_000        # distinct train-period query realisations
     n_eval_queries: int = 1_000         # distinct eval-period queries
-    mean_purchases: float = 2.0         # purchases per query: 1 + Poisson(mean - 1)
+    purchases_train: float = 5.5        # purchases per train-period query: 1 + Poisson(mean - 1) (Table 1: 5.5)
+    purchases_eval: float = 3.9         # per eval-period query, a shorter window (Table 1: 3.9)
     n_brands: int = 60
+    category_skew: float = 1.0          # category sizes ~ 1 / rank^skew: a few big categories, a long tail
     n_captions: int = 12_000            # generic image-caption pairs for CLIP pretraining
+    p_caption_colour: float = 0.5       # share of captions that name the colour (the object is always named)
+    p_caption_pattern: float = 0.3      # share that name the pattern (when it is not plain)
     n_query_photos: int = 1_000         # visual-search eval query photos (each with a distractor)
     n_train_photos: int = 6_000         # visual-search training photos (of other products)
     n_seen_negatives: int = 3           # per query, as in the paper
@@ -70,9 +75,21 @@ class WorldConfig:
     p_query_material: float = 0.25
     p_query_brand: float = 0.2
     p_typo: float = 0.06                # per word of a query
+    attribute_weight: float = 2.0       # utility of each matching asked attribute (a mismatch costs as much)
+    popularity_weight: float = 0.5      # utility of log-popularity: shoppers favour what others bought
+    n_candidates: int = 64              # products a shopper considers per purchase decision (same category)
+    p_offtarget: float = 0.05           # purchases of a complement instead of the searched kind (noisy logs)
 
     def key(self) -> str:
         blob = json.dumps({"version": WORLD_VERSION, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def caption_key(self) -> str:
+        """What the caption corpus depends on (it is drawn from its own random stream, apart from the catalog),
+        so the stage-0 CLIP pretrained on it is reused by every world that differs only in its catalog."""
+        blob = json.dumps({"version": WORLD_VERSION, "seed": self.seed, "n_captions": self.n_captions,
+                           "image_size": self.image_size, "p_caption_colour": self.p_caption_colour,
+                           "p_caption_pattern": self.p_caption_pattern}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -114,6 +131,57 @@ def _silhouette(kind: str, w: float, h: float, x: np.ndarray, y: np.ndarray) -> 
         return ((ay < 1) & (ax < 0.35)) | ((y / h < -0.45) & (y / h > -1) & (ax < 1))
     if kind == "cross":
         return ((ax < 0.3) & (ay < 1)) | ((ay < 0.3) & (ax < 1))
+    # the shapes below add the one detail that tells a kind of product from another of the same outline, as a
+    # handle tells a mug from a ring: every category is recognisable from its picture, as in catalog photos
+    u, v = x / w, y / h  # signed, y grows downwards
+    if kind == "legs":  # trousers, shorts: a waistband and two legs
+        return (ax < 1) & (ay < 1) & ((v < -0.55) | (ax > 0.12))
+    if kind == "ell":  # boots, socks: a shaft and a foot pointing right
+        return ((u > -1) & (u < 0.1) & (ay < 1)) | ((u > -1) & (u < 1) & (v > 0.45) & (v < 1))
+    if kind == "holed":  # phone case: a rounded slab with a camera hole
+        return (ax < 1) & (ay < 1) & ~(((u + 0.45) ** 2 + (v + 0.6) ** 2) < 0.09)
+    if kind == "bag":  # backpack, handbag: a body and a handle arch on top
+        body = (ax < 1) & (v > -0.45) & (v < 1)
+        r = (u / 0.55) ** 2 + ((v + 0.45) / 0.5) ** 2
+        return body | ((r < 1) & (r > 0.45) & (v < -0.45))
+    if kind == "mug":  # a body with a handle on the right
+        body = (u > -1) & (u < 0.45) & (ay < 1)
+        r = ((u - 0.5) / 0.45) ** 2 + (v / 0.5) ** 2
+        return body | ((r < 1) & (r > 0.35))
+    if kind == "teapot":  # a round body with a spout on the left and a knob on top
+        body = (u / 0.75) ** 2 + (v / 0.8) ** 2 < 1
+        spout = (u < -0.6) & (u > -1.05) & (np.abs(v + 0.2) < 0.15)
+        return body | spout | ((ax < 0.15) & (v < -0.7) & (v > -1))
+    if kind == "halfdisc":  # bowl: the lower half of a disc, open on top
+        return (ax ** 2 + ay ** 2 < 1) & (v > -0.1)
+    if kind == "dome":  # beanie: the upper half of a disc, with a turned-up band
+        return (ax ** 2 + ay ** 2 < 1) & (v < 0.35)
+    if kind == "arc":  # headphones: a headband arc and two ear cups
+        r = ax ** 2 + ay ** 2
+        band = (r < 1) & (r > 0.6) & (v < 0.1)
+        cups = (ax > 0.62) & (ax < 1) & (v > 0.0) & (v < 0.75)
+        return band | cups
+    if kind == "lamp":  # a shade on a thin stem and a base
+        t = (v + 1) / 1.1
+        shade = (v > -1) & (v < 0.1) & (ax < 0.35 + 0.65 * t)
+        return shade | ((ax < 0.08) & (v >= 0.1) & (v < 0.85)) | ((ax < 0.6) & (v >= 0.85) & (v < 1))
+    if kind == "vase":  # a round belly and a narrow neck
+        return ((u / 0.9) ** 2 + ((v - 0.35) / 0.65) ** 2 < 1) | ((ax < 0.32) & (v > -1) & (v < 0))
+    if kind == "bottle":  # a slender body, a shoulder and a cap
+        return ((ax < 1) & (v > -0.45) & (v < 1)) | ((ax < 0.45) & (v > -1) & (v <= -0.45))
+    if kind == "cushion":  # a pillow: a slab with pinched corners
+        return (ax < 1) & (ay < 1) & (ax ** 4 + ay ** 4 < 0.75)
+    if kind == "fringe":  # a rug: a slab with tassels at both ends
+        return ((ax < 0.85) & (ay < 1)) | ((ax >= 0.85) & (ax < 1) & (ay < 1) & ((np.floor(v * 4) % 2) == 0))
+    if kind == "roll":  # a rolled yoga mat: a long band and its roll at the right end
+        return ((u > -1) & (u < 0.6) & (np.abs(v) < 0.35)) | (((u - 0.65) / 0.35) ** 2 + (v / 0.75) ** 2 < 1)
+    if kind == "plug":  # a charger: a block with two prongs on top
+        return ((ax < 0.8) & (v > -0.3) & (v < 1)) | ((np.abs(ax - 0.4) < 0.1) & (v > -1) & (v <= -0.3))
+    if kind == "buckle":  # a belt: a long strap and a square buckle in the middle
+        return ((ax < 1) & (ay < 0.55)) | ((ax < 0.12) & (ay < 1) & ~((ax < 0.06) & (ay < 0.5)))
+    if kind == "shoe":  # sneakers: a low profile, a rounded toe on the right and a sole
+        return ((u > -1) & (u < 0.55) & (ay < 1) & ((v > -0.2) | (u < -0.2))) | \
+            ((((u - 0.55) / 0.45) ** 2 + ((v - 0.35) / 0.65) ** 2) < 1)
     raise ValueError(f"unknown silhouette {kind!r}")
 
 
@@ -263,10 +331,17 @@ for _a, _spec in CATEGORIES.items():
 
 def _generate_products(cfg: WorldConfig, rng: np.random.Generator, brands: list[str]) -> pd.DataFrame:
     n = cfg.n_products
-    category = rng.integers(0, len(CATEGORY_NAMES), n)
-    colour = rng.integers(0, len(COLOUR_NAMES), n)
+    # category sizes follow a power law over a seeded order: a few big categories and a long tail, so some
+    # product kinds have fewer products than a top-100 holds (as the long tail of a real catalog does)
+    size = 1.0 / np.arange(1, len(CATEGORY_NAMES) + 1) ** cfg.category_skew
+    category = rng.choice(len(CATEGORY_NAMES), n, p=rng.permutation(size / size.sum()))
+    colour = rng.choice(len(COLOUR_NAMES), n, p=np.array([COLOUR_SHARE[c] for c in COLOUR_NAMES]) /
+                        sum(COLOUR_SHARE.values()))
     pattern = rng.choice(len(PATTERN_NAMES), n, p=[0.4, 0.2, 0.15, 0.15, 0.1])
-    material = rng.integers(0, len(MATERIAL_NAMES), n)
+    department_materials = [[MATERIAL_NAMES.index(m) for m in DEPARTMENT_MATERIALS[CATEGORIES[c][0]]]
+                            for c in CATEGORY_NAMES]
+    material = np.array([options[int(u * len(options))] for options, u in
+                         zip((department_materials[c] for c in category), rng.random(n))])
     brand_share = 1.0 / (np.arange(cfg.n_brands) + 3.0)  # a long tail of brands, a few big ones
     brand = rng.choice(cfg.n_brands, n, p=brand_share / brand_share.sum())
     popularity = rng.lognormal(0.0, 1.0, n)
@@ -334,32 +409,42 @@ def _query_text(intent: np.ndarray, rng: np.random.Generator, cfg: WorldConfig, 
 
 
 def _purchases(cfg: WorldConfig, rng: np.random.Generator, intents: np.ndarray, products: pd.DataFrame,
-               n_candidates: int = 64) -> tuple[list[np.ndarray], np.ndarray]:
-    """Per query: its purchased product ids (utility-weighted sampling among matched candidates) and its seen
-    negatives (matched candidates not bought)."""
+               mean_purchases: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per query: its purchased product ids and its seen negatives (considered candidates not bought).
+
+    A shopper considers ``n_candidates`` products of the searched kind and buys the best by utility: each asked
+    attribute that matches adds ``attribute_weight`` (a mismatch subtracts it), plus ``popularity_weight`` ·
+    log-popularity and Gumbel noise, so substitutes get bought too. A share ``p_offtarget`` of purchases is of a
+    complementary kind instead (a case bought after searching for a phone): purchase logs are noisy."""
     attrs = products[["category", "colour", "pattern", "material", "brand"]].to_numpy().astype(np.int64)
-    log_pop = np.log(products["popularity"].to_numpy(np.float64))
+    popularity = products["popularity"].to_numpy(np.float64)
+    log_pop = np.log(popularity)
     by_category = [np.flatnonzero(attrs[:, 0] == c) for c in range(len(CATEGORY_NAMES))]
     n_q = len(intents)
-    n_buy = 1 + rng.poisson(max(cfg.mean_purchases - 1, 0), n_q)
+    n_buy = 1 + rng.poisson(max(mean_purchases - 1, 0), n_q)
+    n_off = rng.binomial(n_buy, cfg.p_offtarget)
     bought: list[np.ndarray] = [np.empty(0, np.int64)] * n_q
     negatives = np.full((n_q, cfg.n_seen_negatives), -1, dtype=np.int64)
-    weights = np.array([2.0, 1.5, 1.0, 2.0])  # colour, pattern, material, brand
+    weights = cfg.attribute_weight * np.array([1.0, 0.75, 0.5, 1.0])  # colour, pattern, material, brand
     for c, pool in enumerate(by_category):
         rows = np.flatnonzero(intents[:, 0] == c)
         if rows.size == 0 or pool.size == 0:
             continue
-        cand = pool[rng.integers(0, pool.size, (rows.size, min(n_candidates, 4 * pool.size)))]
+        cand = pool[rng.integers(0, pool.size, (rows.size, min(cfg.n_candidates, 4 * pool.size)))]
         asked = intents[rows, 1:, None] != NONE
         match = attrs[cand][:, :, 1:].transpose(0, 2, 1) == intents[rows, 1:, None]
         utility = (weights[None, :, None] * np.where(asked, np.where(match, 1.0, -1.0), 0.0)).sum(1)
-        utility = utility + 0.5 * log_pop[cand] + rng.gumbel(size=cand.shape)
+        utility = utility + cfg.popularity_weight * log_pop[cand] + rng.gumbel(size=cand.shape)
         order = np.argsort(-utility, axis=1, kind="stable")
         ranked = np.take_along_axis(cand, order, axis=1)
+        complements = np.concatenate([by_category[o] for o in np.flatnonzero(COMPLEMENT[c])] or [pool])
+        p_comp = popularity[complements] / popularity[complements].sum()
         for j, r in enumerate(rows):
             uniq = pd.unique(ranked[j])
-            bought[r] = uniq[: n_buy[r]]
-            rest = uniq[n_buy[r]:]
+            on_target = uniq[: n_buy[r] - n_off[r]]
+            off_target = rng.choice(complements, n_off[r], p=p_comp) if n_off[r] else np.empty(0, np.int64)
+            bought[r] = pd.unique(np.concatenate([on_target, off_target]))
+            rest = uniq[n_buy[r] - n_off[r]:]
             take = rest[rng.permutation(rest.size)[: cfg.n_seen_negatives]]
             negatives[r, : take.size] = take
     return bought, negatives
@@ -371,25 +456,33 @@ def _captions(cfg: WorldConfig, rng: np.random.Generator) -> tuple[pd.DataFrame,
     colour = rng.integers(0, len(COLOUR_NAMES), n)
     pattern = rng.integers(0, len(PATTERN_NAMES), n)
     texts = []
-    for c, col, pat in zip(category, colour, pattern):
+    says = rng.random((n, 3)) < np.array([[cfg.p_caption_colour, cfg.p_caption_pattern, 0.5]])
+    for (c, col, pat), (say_colour, say_pattern, form) in zip(zip(category, colour, pattern), says):
+        # a caption names the object always, its colour and pattern sometimes, as people describe pictures; the
+        # noun is the everyday one, or the commonest word shoppers also use (the first synonym), or a plain
+        # description of the shape for things with no everyday name; never the shop's rarer jargon
         spec = CATEGORIES[CATEGORY_NAMES[c]]
         u = rng.random()
         if spec[4] is None or u < 0.15:
             noun = SILHOUETTE_WORDS[spec[1][0]]
-        elif u < 0.6:
+        elif u < 0.7:
             noun = spec[4]
-        else:  # captions on the web also use the common synonyms a shopper types
-            noun = _pick(spec[3], rng)
-        col_w = _pick(COLOURS[COLOUR_NAMES[col]][2], rng)
-        pat_w = _pick(PATTERNS[PATTERN_NAMES[pat]][2], rng)
-        form = rng.integers(3)
-        if form == 0:
-            texts.append(f"a photo of a {col_w} {pat_w} {noun}")
-        elif form == 1:
-            texts.append(f"a {noun} that is {col_w} and {pat_w}")
         else:
-            texts.append(f"{col_w} {noun}, {pat_w}")
-    images = render(category, colour, pattern, rng, cfg.image_size, clutter=int(rng.integers(0, 2)))
+            noun = spec[3][0]
+        words = [_pick(COLOURS[COLOUR_NAMES[col]][2], rng)] if say_colour else []
+        if say_pattern and PATTERN_NAMES[pat] != "plain":
+            words.append(_pick(PATTERNS[PATTERN_NAMES[pat]][2], rng))
+        described = " ".join(words + [noun])
+        texts.append(f"a photo of a {described}" if form else described)
+    # pictures from elsewhere, framed unlike catalog photos: smaller or cropped objects, off centre, on coloured
+    # backgrounds among other things, grainier
+    images = np.empty((n, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)
+    clutter = rng.integers(0, 3, n)
+    for k in range(3):
+        rows = np.flatnonzero(clutter == k)
+        images[rows] = render(category[rows], colour[rows], pattern[rows], rng, cfg.image_size,
+                              background=rng.uniform(60, 255, (rows.size, 3)), scale=(0.55, 1.15), shift=0.25,
+                              noise=12.0, clutter=k)
     return pd.DataFrame({"caption_id": np.arange(n, dtype=np.int64), "caption": texts}), images
 
 
@@ -409,11 +502,26 @@ def _distractors(rng: np.random.Generator, attrs: np.ndarray, pid: np.ndarray) -
     return np.where(n_cand > 0, order[np.minimum(pos, len(order) - 1)], -1).astype(np.int64)
 
 
-def _photo_query(category: int, rng: np.random.Generator, cfg: WorldConfig) -> str:
-    """The 4-tower model's short text query typed beside the photo: the category in shopper words."""
-    spec = CATEGORIES[CATEGORY_NAMES[category]]
-    noun = _pick(spec[3], rng) if rng.random() < 0.7 else _pick(spec[2], rng)
-    return " ".join(_typo(w, rng) if rng.random() < cfg.p_typo else w for w in noun.split())
+PHOTO_TEXT_KINDS = ("nothing", "colour", "pattern", "kind")
+PHOTO_TEXT_SHARES = (0.35, 0.25, 0.15, 0.25)  # set by hand as a plausible shopper, never tuned on any outcome
+
+
+def _photo_query(attrs: np.ndarray, rng: np.random.Generator, cfg: WorldConfig) -> str:
+    """The 4-tower model's text typed beside the photo, as a shopper types it: partial and noisy. Nothing at
+    all, a colour word, a pattern word, or the kind of product in shopper words, each with typos; which one is
+    drawn independently of the product and of its distractor (the false-positive definition)."""
+    category, colour, pattern = (int(v) for v in attrs)
+    kind = PHOTO_TEXT_KINDS[int(rng.choice(len(PHOTO_TEXT_KINDS), p=PHOTO_TEXT_SHARES))]
+    if kind == "nothing":
+        return ""
+    if kind == "colour":
+        words = _pick(COLOURS[COLOUR_NAMES[colour]][1], rng)
+    elif kind == "pattern":
+        words = _pick(PATTERNS[PATTERN_NAMES[pattern]][1], rng)
+    else:
+        spec = CATEGORIES[CATEGORY_NAMES[category]]
+        words = _pick(spec[3], rng) if rng.random() < 0.7 else _pick(spec[2], rng)
+    return " ".join(_typo(w, rng) if rng.random() < cfg.p_typo else w for w in words.split())
 
 
 def _photos(cfg: WorldConfig, rng: np.random.Generator, products: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
@@ -423,7 +531,7 @@ def _photos(cfg: WorldConfig, rng: np.random.Generator, products: pd.DataFrame) 
     pid = rng.permutation(len(products))[:n_eval + n_train]
     attrs = products[["category", "colour", "pattern"]].to_numpy().astype(np.int64)
     distractor = _distractors(rng, attrs, pid)
-    queries = [_photo_query(int(c), rng, cfg) for c in attrs[pid, 0]]
+    queries = [_photo_query(a, rng, cfg) for a in attrs[pid]]
     n = len(pid)
     background = rng.uniform(120, 255, (n, 3))
     images = np.empty((n, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)
@@ -460,10 +568,11 @@ def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
     steps.update()
     tables, negs = [], []
     next_id = 0
-    for split, n in (("train", cfg.n_train_queries), ("eval", cfg.n_eval_queries)):
+    for split, n, mean_purchases in (("train", cfg.n_train_queries, cfg.purchases_train),
+                                     ("eval", cfg.n_eval_queries, cfg.purchases_eval)):
         intents = _intents(cfg, rng, n, products)
         texts = [_query_text(it, rng, cfg, brands) for it in intents]
-        bought, neg = _purchases(cfg, rng, intents, products)
+        bought, neg = _purchases(cfg, rng, intents, products, mean_purchases)
         ids = np.arange(next_id, next_id + n, dtype=np.int64)
         next_id += n
         q = pd.DataFrame({"query_id": ids, "query": texts, "split": split})
@@ -482,7 +591,9 @@ def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
     remap = dict(zip(queries["query_id"], first))
     purchases = pd.concat([t[1] for t in tables], ignore_index=True)
     purchases["query_id"] = purchases["query_id"].map(remap).astype(np.int64)
-    purchases = purchases.drop_duplicates(["query_id", "product_id"]).reset_index(drop=True)
+    # de-duplicated within each period only: a pair bought in the train months and again in the eval month is
+    # an eval purchase too (the paper's eval month is a log of its own)
+    purchases = purchases.drop_duplicates(["query_id", "product_id", "split"]).reset_index(drop=True)
     seen = pd.concat(negs, ignore_index=True)
     seen["query_id"] = seen["query_id"].map(remap).astype(np.int64)
     seen = seen.drop_duplicates()
@@ -494,7 +605,7 @@ def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
     purchases["split"] = purchases["split"].astype(str)
     eval_ids = set(purchases.loc[purchases["split"] == "eval", "query_id"])
     queries.loc[queries["query_id"].isin(eval_ids) & (queries["split"] == "train"), "split"] = "both"
-    captions, caption_images = _captions(cfg, rng)
+    captions, caption_images = _captions(cfg, np.random.default_rng([cfg.seed, 1]))  # its own stream
     steps.update()
     photos, photo_images = _photos(cfg, rng, products)
     steps.update()
@@ -532,6 +643,9 @@ def save_world(world: World, directory: Path) -> Path:
                 "generation_seconds": world.generation_seconds,
                 "table1": world.table1().reset_index().to_dict(orient="records")}
         (tmp / "world.json").write_text(json.dumps(meta, indent=2))
+        from .manifest import write_manifest
+
+        write_manifest(tmp)  # last: every file's size and SHA-256, checked by read_world
         if directory.exists():
             shutil.rmtree(directory)
         tmp.rename(directory)
@@ -546,22 +660,55 @@ def save_world(world: World, directory: Path) -> Path:
 
 
 def read_world(directory: Path) -> World:
+    """Read a saved world, after checking every file against its manifest (``CorruptCacheError`` names the first
+    file that is missing, truncated or changed; a directory without a manifest was never finished)."""
+    from .manifest import CorruptCacheError, check_manifest
+
     directory = Path(directory)
-    meta = json.loads((directory / "world.json").read_text())
-    cfg = WorldConfig(**meta["config"])
-    tables = {name: pd.read_parquet(directory / f"{name}.parquet") for name in _TABLES}
-    arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+    check_manifest(directory, hashes=True)
+    try:
+        meta = json.loads((directory / "world.json").read_text())
+        cfg = WorldConfig(**meta["config"])
+        tables = {name: pd.read_parquet(directory / f"{name}.parquet") for name in _TABLES}
+        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+    except (OSError, ValueError, TypeError, KeyError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        raise CorruptCacheError(f"{directory}: {err.__class__.__name__}: {str(err).splitlines()[0]}") from err
     return World(cfg, meta["brands"], **tables, **arrays, path=directory,
                  generation_seconds=meta.get("generation_seconds"))
 
 
 def load_world(config: WorldConfig | str = "cpu", cache_dir: Path | str | None = None,
                progress: bool = False) -> World:
-    """The world for a config or preset name: read from the cache, or generated and cached."""
+    """The world for a config or preset name: read from the cache, or generated and cached.
+
+    A damaged cached world (see :func:`read_world`) is removed with a warning and generated again. A file lock
+    makes a second process that asks for the same world meanwhile wait for it rather than generate it too."""
+    import warnings
+
+    from filelock import FileLock
+
+    from .manifest import CorruptCacheError
+
     cfg = world_config(config) if isinstance(config, str) else config
     directory = Path(cache_dir or default_cache_dir()) / "world" / cfg.key()
-    if (directory / "world.json").exists():
-        return read_world(directory)
-    world = generate_world(cfg, progress=progress)
-    save_world(world, directory)
+
+    def cached() -> World | None:
+        if not directory.exists():
+            return None
+        try:
+            return read_world(directory)
+        except CorruptCacheError as err:
+            warnings.warn(f"cached world {directory} is damaged ({err}); generating it again", stacklevel=3)
+            shutil.rmtree(directory, ignore_errors=True)
+            return None
+
+    world = cached()
+    if world is not None:
+        return world
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(directory.with_name(directory.name + ".lock"))):
+        world = cached()  # another process may have generated it while this one waited
+        if world is not None:
+            return world
+        save_world(generate_world(cfg, progress=progress), directory)
     return read_world(directory)

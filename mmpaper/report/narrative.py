@@ -1,0 +1,367 @@
+""""What this shows": the paragraph every chapter ends on, written from the run's numbers.
+
+Each ``*_text`` function takes the tables it needs (so tests can hand it tables whose answer is worked out by
+hand) and returns Markdown; each chapter-named function (``baselines(ex)``, ...) computes those tables from the
+run directories first. No number is typed into a sentence: ours come from the runs, the paper's from the
+variant registry (:data:`mmpaper.experiments.VARIANTS`). Each paragraph says what the chapter found, where the
+world agrees with the paper and where it does not, and the likely reason, chosen by the numbers.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..plots import variant_label
+from . import views
+
+# The world's designed difference from Amazon's catalog (data card): titles state colour and pattern only
+# sometimes, images always show them. It is the first place to look when images add more here than in the paper.
+IMAGE_REASON = ("in our world titles state colour and pattern only sometimes while images always show them, so "
+                "an image adds more information here than on a catalog whose titles already name what the picture "
+                "shows")
+SCALE_REASON = ("our world and towers are far smaller than the paper's (Table 1 in the preliminaries), so a difference "
+                "of a point or two is within what another seed could give")
+
+
+def _f(x: float) -> str:
+    return f"{x:.1f}"
+
+
+def _d(x: float) -> str:
+    return f"{x:+.1f}"
+
+
+def _same_sign(a: float, b: float, tie: float = 0.5) -> bool:
+    """Both changes point the same way; changes smaller than ``tie`` points count as "no change" and agree."""
+    if abs(a) < tie and abs(b) < tie:
+        return True
+    return np.sign(a) == np.sign(b) and abs(a) >= tie and abs(b) >= tie
+
+
+def _delta(t2: pd.DataFrame, name: str, col: str, base: str = "bibert", paper: bool = False) -> float:
+    p = "paper " if paper else ""
+    return float(t2.loc[name, f"{p}{col}"] - t2.loc[base, f"{p}{col}"])
+
+
+# ------------------------------------------------------------------------------------------ preliminaries
+def preliminaries_text(table1: pd.DataFrame, record: dict | None, preset: str) -> str:
+    """Table 1's shape (purchases per distinct query) against the paper's, and the calibration status."""
+    ours = {s: table1.loc[s, "pairs"] / table1.loc[s, "queries"] for s in ("train", "eval")}
+    paper = {s: views.PAPER_TABLE1[s]["pairs"] / views.PAPER_TABLE1[s]["queries"] for s in ("train", "eval")}
+    scale = views.PAPER_TABLE1["eval"]["products"] / table1.loc["eval", "products"]
+    close = all(abs(ours[s] - paper[s]) <= 0.25 * paper[s] for s in ours)
+    text = (f"Our world (preset `{preset}`) has {_f(ours['train'])} purchases per distinct query in the training "
+            f"period and {_f(ours['eval'])} in the eval period, against the paper's {_f(paper['train'])} and "
+            f"{_f(paper['eval'])}; its eval catalog is {scale:,.0f} times smaller than the paper's. ")
+    text += ("The shape of Table 1 is therefore close to the paper's, while its size is not: every comparison in this "
+             "book is in kind, not in value." if close else
+             "The shape of Table 1 differs from the paper's, so recall@100 here is computed over a different number of "
+             "purchases per query than the paper's; compare directions, not values.")
+    status = (record or {}).get("status")
+    if record is None or status != views.CALIBRATED:
+        text += (" The world of this preset is **not yet calibrated** on the two baselines, so its baseline rows "
+                 "may sit outside the paper's regime (see the calibration section above).")
+    else:
+        within = record.get("within_tolerance", {})
+        ok = sum(bool(v) for v in within.values())
+        text += (f" The world is calibrated on the BiBERT and zero-shot CLIP rows only: {ok} of {len(within)} seeds "
+                 f"land within tolerance on every target. Nothing else was tuned, so every other row is an outcome.")
+    return text
+
+
+def calibration_text(record: dict | None, world: str) -> str:
+    """The calibration status of a world preset, from its record (``views.load_calibration``)."""
+    where = f"`data_cards/calibration_{world}.json`"
+    if record is None:
+        return (f"**Not yet calibrated.** There is no calibration record for the `{world}` world ({where}): its "
+                f"settings are the designed defaults, not the result of a search. "
+                f"`python -m mmpaper calibrate --preset {world}` makes one.")
+    within = record.get("within_tolerance", {})
+    ok = sum(bool(v) for v in within.values())
+    search = record.get("search", {})
+    how = (f"{search.get('method', 'a search')} over {search.get('n_trials', len(record.get('trials', [])))} "
+           f"candidate settings")
+    when = f"{record.get('created', 'an unrecorded date')} on {record.get('machine', 'an unrecorded machine')}"
+    if record.get("status") != views.CALIBRATED:
+        text = (f"**Not yet calibrated.** The record for the `{world}` world ({where}, {when}) has status "
+                f"“{record.get('status', 'missing')}”")
+        return text + (f"; {ok} of {len(within)} seeds are within tolerance so far." if within else ".")
+    minutes = float(record.get("seconds", float("nan"))) / 60
+    return (f"The `{world}` world was calibrated {when}: {how}, {minutes:.0f} minutes in all. "
+            f"{ok} of {len(within)} seeds land within tolerance on every target; a value outside its tolerance "
+            f"is marked ✗ below.")
+
+
+def preliminaries(ex) -> str:
+    return preliminaries_text(ex.catalog.table1(), views.load_calibration(ex.preset.world), ex.preset.name)
+
+
+# -------------------------------------------------------------------------------------------- baselines
+def baselines_text(t2: pd.DataFrame) -> str:
+    """BiBERT against zero-shot CLIP: recall, and the Exact + Substitute share of the top-100."""
+    r = {n: float(t2.loc[n, "R@100"]) for n in ("bibert", "clip")}
+    pr = {n: float(t2.loc[n, "paper R@100"]) for n in ("bibert", "clip")}
+    es = {n: float(t2.loc[n, "E"] + t2.loc[n, "S"]) for n in ("bibert", "clip")}
+    pes = {n: float(t2.loc[n, "paper E"] + t2.loc[n, "paper S"]) for n in ("bibert", "clip")}
+    text = (f"BiBERT finds {_f(r['bibert'])}% of the eval purchases in its top-100 and zero-shot CLIP "
+            f"{_f(r['clip'])}% (paper: {_f(pr['bibert'])}% and {_f(pr['clip'])}%). Exact + Substitute make up "
+            f"{_f(es['bibert'])}% of BiBERT's top-100 and {_f(es['clip'])}% of CLIP's (paper: {_f(pes['bibert'])}% "
+            f"and {_f(pes['clip'])}%). ")
+    lower_recall = r["clip"] < r["bibert"]
+    relevant = es["clip"] >= 0.8 * es["bibert"]
+    if lower_recall and relevant:
+        text += ("As in the paper, CLIP finds the right kind of product from the picture far more often than the one "
+                 "shoppers bought: it never learned the catalog's words (brands, materials, shop jargon), which BiBERT "
+                 "learns from purchases.")
+    elif lower_recall:
+        text += ("As in the paper, CLIP's recall is far below BiBERT's; unlike the paper, its top-100 is not mostly "
+                 "the right kind of product. The likely reason is the stand-in CLIP: pretrained on a small caption "
+                 "corpus, it does not yet map the shoppers' words for a category onto the right pictures as a public "
+                 "CLIP does (the calibration section in the preliminaries says whether the world was tuned for it).")
+    else:
+        text += ("Unlike the paper, CLIP alone matches or beats BiBERT on recall. The likely reason: " + IMAGE_REASON +
+                 ", and a small text tower trained on few purchases has not learned the catalog's vocabulary.")
+    return text
+
+
+def baselines(ex) -> str:
+    from .tables import table2
+
+    return baselines_text(table2(ex, ["bibert", "clip"]))
+
+
+# ------------------------------------------------------------------------------------------- four-tower
+FOUR_TOWER_ROWS = ("4tmm-cat", "4tmm-acat", "4tmm-mlp", "4tmm-joint")
+
+
+def four_tower_text(t2: pd.DataFrame) -> str:
+    """Each 4tMM fusion against BiBERT, recall and Exact, ours and the paper's."""
+    parts, agree = [], 0
+    for name in FOUR_TOWER_ROWS:
+        d, pd_ = _delta(t2, name, "R@100"), _delta(t2, name, "R@100", paper=True)
+        agree += _same_sign(d, pd_)
+        parts.append(f"{variant_label(name)} {_d(d)} (paper {_d(pd_)})")
+    text = ("Against BiBERT, recall@100 changes by " + "; ".join(parts) + " points. "
+            f"The direction agrees with the paper for {agree} of {len(FOUR_TOWER_ROWS)} fusions. ")
+    gains = [_delta(t2, n, "R@100") - _delta(t2, n, "R@100", paper=True) for n in FOUR_TOWER_ROWS]
+    if np.mean(gains) > 3:
+        text += ("Our fusions gain more recall than the paper's. The likely reason: " + IMAGE_REASON + ". ")
+    elif np.mean(gains) < -3:
+        text += ("Our fusions lose more recall than the paper's. The likely reason: the frozen CLIP features are weaker "
+                 "here than a public CLIP on Amazon's images, so fusing them pulls the ranking away from BiBERT's. ")
+    else:
+        text += "The size of the changes is close to the paper's. "
+    joint_e = float(t2.loc["4tmm-joint", "E"])
+    best_e = float(t2.loc[list(FOUR_TOWER_ROWS) + ["bibert"], "E"].max())
+    text += (f"Joint BiBERT + MLP tuning reaches Exact {_f(joint_e)}% "
+             + ("— the best of these rows, as in the paper." if joint_e >= best_e else
+                f"where the best of these rows reaches {_f(best_e)}%; in the paper the joint row has the best Exact."))
+    return text
+
+
+def four_tower(ex) -> str:
+    from .tables import table2
+
+    return four_tower_text(table2(ex, ["bibert", *FOUR_TOWER_ROWS]))
+
+
+# ------------------------------------------------------------------------------------------ three-tower
+def three_tower_text(cmp: pd.DataFrame) -> str:
+    """4tMM minus 3tMM recall per training setting (``views.three_vs_four_tower``), ours against the paper's."""
+    gaps = cmp["4tMM R@100"] - cmp["3tMM R@100"]
+    paper = cmp["paper 4tMM R@100"] - cmp["paper 3tMM R@100"]
+    parts = "; ".join(f"{t} {_d(g)} (paper {_d(p)})" for t, g, p in zip(cmp.index, gaps, paper))
+    text = f"4tMM minus 3tMM recall@100, per training setting: {parts} points. "
+    if gaps.mean() >= -0.5 and paper.mean() >= -0.5:
+        text += ("As in the paper, dropping CLIP's text tower costs a little or nothing: the product-side MLP learns "
+                 "to bring CLIP's image space to BiBERT's text space.")
+    elif gaps.mean() < -0.5:
+        text += ("Unlike the paper, 3tMM beats 4tMM here. The likely reason: our stand-in CLIP's text tower, "
+                 "pretrained on everyday captions, places shoppers' queries less well than BiBERT does, so feeding it to "
+                 "the query side adds noise the 3-tower model avoids.")
+    else:
+        text += "The paper's 3tMM trails its 4tMM; ours does too."
+    return text
+
+
+def three_tower(ex) -> str:
+    from .tables import table2
+
+    return three_tower_text(views.three_vs_four_tower(table2(ex)))
+
+
+# ------------------------------------------------------------------------------------------- experiments
+def experiments_text(t2: pd.DataFrame) -> str:
+    """All of Table 2: how many rows move recall the paper's way, the best rows, and seen negatives."""
+    rows = [n for n in t2.index if n != "bibert" and n != "clip"]
+    agree = [n for n in rows if _same_sign(_delta(t2, n, "R@100"), _delta(t2, n, "R@100", paper=True))]
+    best = t2.loc[rows, "R@100"].idxmax()
+    pbest = t2.loc[rows, "paper R@100"].idxmax()
+    best_e, pbest_e = t2.loc[rows, "E"].idxmax(), t2.loc[rows, "paper E"].idxmax()
+    text = (f"Of the {len(rows)} multimodal rows, {len(agree)} move recall@100 away from BiBERT in the same direction "
+            f"as the paper's. Our best recall comes from {variant_label(best)} ({_f(t2.loc[best, 'R@100'])}%), the "
+            f"paper's from {variant_label(pbest)} ({_f(t2.loc[pbest, 'paper R@100'])}%); our best Exact from "
+            f"{variant_label(best_e)}, the paper's from {variant_label(pbest_e)}. ")
+    pairs = [(a, b) for a, b in (("4tmm-joint-seenneg", "4tmm-joint"), ("4tmm-mlp-seenneg", "4tmm-mlp"),
+                                 ("3tmm-joint-seenneg", "3tmm-joint")) if a in t2.index and b in t2.index]
+    if pairs:
+        dr = np.mean([t2.loc[a, "R@100"] - t2.loc[b, "R@100"] for a, b in pairs])
+        pdr = np.mean([t2.loc[a, "paper R@100"] - t2.loc[b, "paper R@100"] for a, b in pairs])
+        text += (f"Seen negatives change recall by {_d(dr)} points on average (paper {_d(pdr)}). ")
+    gaps = np.array([_delta(t2, n, "R@100") - _delta(t2, n, "R@100", paper=True) for n in rows])
+    if np.abs(gaps).max() <= 2:
+        text += "Where we disagree, " + SCALE_REASON + "."
+    elif gaps.mean() > 0:
+        text += (f"Our rows gain on BiBERT by up to {_f(gaps.max())} points more than the paper's; the likely reason "
+                 "is the world: " + IMAGE_REASON + ".")
+    else:
+        text += (f"Our rows fall behind BiBERT by up to {_f(-gaps.min())} points more than the paper's; the likely "
+                 "reason is the tiny towers and few training epochs of this preset, which fine-tuning on top of a "
+                 "BiBERT trained to convergence cannot improve and can disturb.")
+    return text
+
+
+def experiments(ex) -> str:
+    from .tables import table2
+
+    return experiments_text(table2(ex))
+
+
+# ------------------------------------------------------------------------------------------- net matches
+def net_matches_text(t3: pd.DataFrame, t4: pd.DataFrame, t2: pd.DataFrame, k: int) -> str:
+    """Overlap with BiBERT (Table 3) and the net predictions' count and quality (Table 4)."""
+    lowest = t3["mean"].idxmin()
+    text = (f"Overlap with BiBERT's top-{k} ranges from {_f(t3['mean'].min())} ({variant_label(lowest)}) to "
+            f"{_f(t3['mean'].max())} ({variant_label(t3['mean'].idxmax())}). ")
+    text += ("As in the paper, CLIP overlaps least: it ranks by the picture, BiBERT by the words. " if lowest == "clip"
+             else "Unlike the paper, CLIP is not the least overlapping model. ")
+    low = t3["mean"].max() < 0.6 * k
+    text += ("Every model's overlap is low, as in the paper: a multimodal model's list is mostly not BiBERT's. " if low
+             else "Some models keep most of BiBERT's list, where the paper's keep less than half. ")
+    recall = next((c for c in t4.columns if c.startswith("net R") and not c.startswith("paper")), None)
+    four = [n for n in ("4tmm-cat", "4tmm-mlp", "4tmm-joint") if n in t4.index]
+    if recall and four:
+        es = {n: t4.loc[n, "net E"] + t4.loc[n, "net S"] for n in four}
+        base_es = t2.loc["bibert", "E"] + t2.loc["bibert", "S"]
+        good = all(v >= 0.8 * base_es for v in es.values())
+        text += (f"Net predictions per query for the 4tMM rows: " +
+                 ", ".join(f"{variant_label(n)} {_f(t4.loc[n, 'net mean'])}" for n in four) +
+                 f"; their Exact + Substitute share " + ", ".join(f"{_f(v)}%" for v in es.values()) +
+                 f" against {_f(base_es)}% for BiBERT's own list. ")
+        text += ("As in the paper, the net predictions are many and of a quality close to BiBERT's: the images find "
+                 "relevant products the words miss." if good else
+                 "Unlike the paper, the net predictions are of lower quality than BiBERT's own list: "
+                 "fusion here also pulls in products that only look like the query.")
+    return text
+
+
+def net_matches(ex) -> str:
+    from .tables import table2, table3, table4
+
+    return net_matches_text(table3(ex), table4(ex), table2(ex, ["bibert"]), ex.preset.k)
+
+
+# ------------------------------------------------------------------------------------------ visual search
+def visual_search_text(vs: pd.DataFrame) -> str:
+    """False positives and recall of the three visual-search models."""
+    fp = next(c for c in vs.columns if c.startswith("false_positive@"))
+    rec = next((c for c in vs.columns if c == "recall@10"), next(c for c in vs.columns if c.startswith("recall@")))
+    a, b, c = (vs.loc[n] for n in ("vs-img2img", "vs-3tower", "vs-4tower"))
+    text = (f"The share of false positives ({fp.replace('_', ' ')}) goes from {_f(a[fp])}% for image-to-image "
+            f"matching to {_f(b[fp])}% with the alignment losses (3-tower) and {_f(c[fp])}% with the short text query "
+            f"(4-tower); {rec} goes {_f(a[rec])}% → {_f(b[rec])}% → {_f(c[rec])}%. ")
+    if b[fp] < a[fp]:
+        text += ("As the paper reports, aligning images with titles cuts the false positives that come from matching "
+                 "local visual patterns: the title names the category the photo's colours and stripes do not. ")
+    else:
+        text += ("Unlike the paper, the alignment losses do not cut false positives here; the likely reason is the "
+                 "few epochs this preset trains the towers for, too few for the titles' categories to reshape the "
+                 "image space. ")
+    text += ("The 4-tower model improves again, as in the paper; its text query names the category outright, which is "
+             "easier in our world than a real shopper's partial text." if c[fp] < b[fp] else
+             "The 4-tower model does not improve on the 3-tower here, where the paper reports it does.")
+    return text
+
+
+def visual_search(ex) -> str:
+    from .tables import visual_table
+
+    return visual_search_text(visual_table(ex))
+
+
+# ------------------------------------------------------------------------------------- reproduction report
+def reproduction_text(claims: pd.DataFrame, preset: str) -> str:
+    """How many claims hold, do not hold or are inconclusive, and what that says."""
+    records = views.claim_records(claims)
+    counts = {v: sum(r["verdict"] == v for r in records) for v in ("holds", "does not hold", "inconclusive")}
+    text = (f"On preset `{preset}`, {counts['holds']} of {len(records)} claims hold, {counts['does not hold']} do not "
+            f"hold and {counts['inconclusive']} are inconclusive. ")
+    held = [r["claim"] for r in records if r["verdict"] == "holds"]
+    if held:
+        text += "Holding: " + "; ".join(f"*{c}*" for c in held) + ". "
+    text += ("A claim that does not hold is a finding about our world, calibrated only on the two single-modality "
+             "baselines, not a correction of the paper; an inconclusive one needs more eval queries or seeds to "
+             "decide.")
+    return text
+
+
+def claim_sections(claims: pd.DataFrame) -> str:
+    """Per claim, a short section: the paper's words, the rule, our effect with its interval, the verdict, why."""
+    out = []
+    for i, r in enumerate(views.claim_records(claims), 1):
+        words = r["words"] if r["words"] is not None else r["claim"]
+        lines = [f"**{i}. {r['claim']}** — verdict: **{r['verdict']}**", "",
+                 f"- *The paper:* {words}" + (f" (its numbers: {r['paper']})" if r.get("paper") is not None else "")]
+        for part in r.get("parts") or []:
+            quantity = f" ({part['quantity']})" if part.get("quantity") else ""
+            paper = f"; the paper: {part['paper']}" if part.get("paper") not in (None, "") else ""
+            lines.append(f"- *{part['part']}*{quantity}. Rule: {part['rule']}. Ours: {views.effect_text(part)}"
+                         f"{paper} — {part['verdict']}.")
+        if r["rule"] is not None:
+            lines.append(f"- *Rule:* {r['rule']}")
+        if not r.get("parts"):
+            lines.append(f"- *Ours:* {views.effect_text(r)}")
+        lines.append(f"- *Why:* {r['why'] if r['why'] is not None else _why(r)}")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
+def _why(r: dict) -> str:
+    parts = r.get("parts") or []
+    if parts:
+        deciding = [p for p in parts if p["verdict"] == r["verdict"]] or parts
+        p = deciding[0]
+        where = {"holds": "lies wholly inside", "does not hold": "lies wholly outside",
+                 "inconclusive": "straddles the bound of"}.get(r["verdict"], "is compared with")
+        return (f"the 95% interval of “{p['part']}” ({views.effect_text(p)}) {where} its rule ({p['rule']})"
+                + ("." if len(parts) == 1 else f"; {sum(q['verdict'] == 'holds' for q in parts)} of {len(parts)} "
+                   f"parts hold."))
+    return {"holds": "our runs move the way the paper's do on this claim.",
+            "does not hold": "our runs move against the paper's on this claim; the chapter it comes from gives the "
+                             "likely reason in its closing paragraph.",
+            "inconclusive": "the effect is too small for our eval queries to tell its sign."}.get(
+        r["verdict"], "see the chapter the claim comes from.")
+
+
+def reproduction(ex) -> str:
+    from .tables import claims
+
+    return reproduction_text(claims(ex), ex.preset.name)
+
+
+# ------------------------------------------------------------------------------------------- benchmarks
+def benchmarks_text(live: pd.DataFrame, floor: str, n_queries: int, n_products: int) -> str:
+    """The live three-way search measurement: each method's time against the raw FAISS floor."""
+    ratio = live["× floor"]
+    others = [m for m in live.index if m != floor]
+    text = (f"On the machine that built this book, exact top-100 search of {n_queries:,} queries over "
+            f"{n_products:,} products took " +
+            "; ".join(f"{_f(float(live.loc[m, 'seconds (best of 3)']) * 1000)} ms with {m} "
+                      f"({float(ratio[m]):.2f}× the floor)" for m in others) +
+            f", against {_f(float(live.loc[floor, 'seconds (best of 3)']) * 1000)} ms for {floor}. ")
+    agree = [m for m in others if float(live.loc[m, "same top-100 as floor %"]) >= 99.9]
+    text += (f"{' and '.join(agree) if agree else 'No method'} returned the same top-100 as the floor. "
+             "The paper does not report search speed; these numbers only show that exact evaluation at its scale "
+             f"is a matrix product, which the recorded results above extrapolate to the paper's "
+             f"{views.PAPER_TABLE1['eval']['queries']:,} × {views.PAPER_TABLE1['eval']['products']:,}.")
+    return text

@@ -1,0 +1,159 @@
+"""Tables 2, 3 and 4, ours beside the paper's, and the reproduction report's claim checks — computed from run
+directories only, never typed in."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..experiments import PAPER_COLUMNS, VARIANTS, VISUAL_VARIANTS, Experiment
+from ..metrics import net_matches, overlap
+from .claims import N_RESAMPLES, Units, claim_summary
+
+
+def _pct(x: float) -> float:
+    return round(100.0 * float(x), 1)
+
+
+def _switches(v) -> dict:
+    tick = lambda b: "✓" if b else ""  # noqa: E731
+    return {"tune BiBERT": tick(v.tune_bibert), "train MLP": tick(v.train_mlp), "seen neg": tick(v.seen_negatives)}
+
+
+def table2(ex: Experiment, names=None) -> pd.DataFrame:
+    """Recall@100 and E/S/C/I label precision (%), ours and the paper's, one row per variant; ``label coverage``
+    is the share of top-k slots that carry a label (%), ``unlabelled`` how many slots carry none."""
+    rows = []
+    for name in names or VARIANTS:
+        v, m = VARIANTS[name], ex.result(name).metrics
+        row = {"variant": name, "model": v.label, **_switches(v),
+               "R@100": _pct(m["recall"]), "E": _pct(m["E"]), "S": _pct(m["S"]), "C": _pct(m["C"]), "I": _pct(m["I"])}
+        row.update({f"paper {c}": p for c, p in zip(PAPER_COLUMNS, v.paper)})
+        # ESCI judges ~40 products per query, so on real data many slots carry no label and the shares are over
+        # the labelled ones only: how many that is belongs beside them
+        labelled, unlabelled = m.get("n_labelled", np.nan), m["n_unlabelled"]
+        row["label coverage"] = _pct(labelled / (labelled + unlabelled)) if labelled + unlabelled else np.nan
+        row["unlabelled"] = unlabelled
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("variant")
+
+
+def _eval_arrays(ex: Experiment, name: str):
+    r = ex.result(name)
+    return np.load(r.directory / "topk.npy"), np.load(r.directory / "topk_labels.npy")
+
+
+def table3(ex: Experiment, names=None) -> pd.DataFrame:
+    """Overlap of each model's top-k with BiBERT's: mean and std of ``|top-k ∩ top-k(BiBERT)|`` per query."""
+    base, _ = _eval_arrays(ex, "bibert")
+    rows = []
+    for name in names or [n for n in VARIANTS if n != "bibert"]:
+        topk, _ = _eval_arrays(ex, name)
+        ov = overlap(topk, base)
+        v = VARIANTS[name]
+        rows.append({"variant": name, "mean": round(float(ov.mean()), 1), "std": round(float(ov.std()), 1),
+                     "paper mean": v.paper_overlap[0] if v.paper_overlap else np.nan,
+                     "paper std": v.paper_overlap[1] if v.paper_overlap else np.nan})
+    return pd.DataFrame(rows).set_index("variant")
+
+
+def table4(ex: Experiment, names=None) -> pd.DataFrame:
+    """Net matches against BiBERT: net predictions per query (mean, std), net recall in both readings and net
+    E/S/C/I (%). ``net R@100 (of missed)`` is purchases found among the net predictions ÷ purchases BiBERT's top-k
+    missed — the reading the paper's numbers fit, so ``paper net R@100 (of missed)`` stands beside it;
+    ``net R@100 (of all)`` divides by all purchases (the literal reading, capped by 100 − R@100 of BiBERT)."""
+    base, _ = _eval_arrays(ex, "bibert")
+    pq, pp = ex.eval_purchases()
+    rows = []
+    for name in names or [n for n in VARIANTS if n != "bibert"]:
+        topk, labels = _eval_arrays(ex, name)
+        net = net_matches(topk, base, pq, pp, labels)
+        v = VARIANTS[name]
+        paper = dict(zip(["net mean", "net std", "net R@100", "net E", "net S", "net C", "net I"], v.paper_net))
+        row = {"variant": name, "net mean": round(net.count_mean, 1), "net std": round(net.count_std, 1),
+               "net R@100 (of missed)": _pct(net.recall_of_missed),
+               "paper net R@100 (of missed)": paper.get("net R@100", np.nan),
+               "net R@100 (of all)": _pct(net.recall_of_all),
+               **{f"net {x}": _pct(getattr(net.precision, x)) for x in "ESCI"}}
+        if v.paper_net:
+            row.update({f"paper {c}": paper[c] for c in ["net mean", "net std", "net E", "net S", "net C", "net I"]})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("variant")
+
+
+def visual_table(ex: Experiment, names=None) -> pd.DataFrame:
+    """Visual search (KDD 2024) on the world's eval query photos (%): recall@k of the photographed product,
+    precision and false-positive rate in the top 10, and how often the distractor outscores the product."""
+    rows = []
+    for name in names or VISUAL_VARIANTS:
+        m = ex.result(name).metrics
+        row = {"variant": name, "model": VISUAL_VARIANTS[name].label}
+        row.update({key: _pct(m[key]) for key in m if "@" in key})
+        row["distractor preferred"] = _pct(m["distractor_preferred"])
+        row["train s"] = round(m["train_seconds"], 1)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("variant")
+
+
+def has_visual(ex: Experiment) -> bool:
+    return all((ex.run_dir(n) / "metrics.json").exists() for n in VISUAL_VARIANTS)
+
+
+# ------------------------------------------------------------------------------------------- claim checks
+def claim_units(ex: Experiment, visual: bool | None = None) -> dict[str, "Units"]:
+    """The per-unit columns the claims resample, from the run directories: every eval query of the Table 2 runs
+    and, when the visual-search runs exist, every eval query photo."""
+    from ..metrics import visual_search_per_photo
+    from .claims import TABLE2, photo_units, query_units
+
+    arrays = {n: _eval_arrays(ex, n) for n in TABLE2}
+    units = {"query": query_units({n: a[0] for n, a in arrays.items()}, {n: a[1] for n, a in arrays.items()},
+                                  *ex.eval_purchases())}
+    if has_visual(ex) if visual is None else visual:
+        photos = ex.catalog.photos
+        attributes = ex.catalog.products[["category", "colour", "pattern"]].to_numpy()
+        per_photo, preferred = {}, {}
+        for name in VISUAL_VARIANTS:
+            d = ex.result(name).directory
+            rows = np.load(d / "eval_photo_rows.npy")
+            target = photos["product_id"].to_numpy()[rows]
+            per_photo[name] = visual_search_per_photo(np.load(d / "topk.npy"), target, attributes,
+                                                      k_precision=ex.preset.vs_k_precision)
+            path = d / "distractor_preferred.npy"
+            if not path.exists():
+                raise FileNotFoundError(f"{path} is missing (a run from before per-photo verdicts); rerun: python -m "
+                                        f"mmpaper run --preset {ex.preset.name} --variant {name} --force")
+            preferred[name] = np.load(path)
+        units["photo"] = photo_units(per_photo, preferred, ex.preset.vs_k_precision)
+    return units
+
+
+def claims(ex: Experiment, *, n_resamples: int = N_RESAMPLES, seed: int = 0) -> pd.DataFrame:
+    """Every part of every claim of the papers, tested on our runs: effect, 95% paired-bootstrap interval over eval
+    queries (or query photos), three-valued verdict, and the claim's verdict. One row per part; the columns are
+    documented in :func:`mmpaper.report.claims.evaluate_claims` (``claim_id``, ``claim``, ``part``, ``quantity``,
+    ``unit``, ``rule``, ``effect``, ``ci_low``, ``ci_high``, ``se``, ``verdict``, ``claim_verdict``, ``combine``,
+    ``paper``, ``paper_meets_rule``, ``n_units``); :func:`mmpaper.report.claims.claim_summary` gives one row per
+    claim."""
+    from .claims import claim_definitions, evaluate_claims
+
+    visual = has_visual(ex)
+    return evaluate_claims(claim_definitions(ex.preset.vs_k_precision, visual=visual), claim_units(ex, visual),
+                           n_resamples=n_resamples, seed=seed)
+
+
+def write_tables(ex: Experiment, directory: Path | None = None) -> dict[str, pd.DataFrame]:
+    """Tables 2–4, the claims (one row per part, ``claims.csv``) and their summary (one row per claim,
+    ``claims_summary.csv``) as Markdown and CSV under ``runs/<preset>/tables``."""
+    directory = Path(directory or ex.runs_dir / "tables")
+    directory.mkdir(parents=True, exist_ok=True)
+    tables = {"table2": table2(ex), "table3": table3(ex), "table4": table4(ex)}
+    if has_visual(ex):
+        tables["visual"] = visual_table(ex)
+    tables["claims"] = claims(ex)
+    tables["claims_summary"] = claim_summary(tables["claims"])
+    for name, df in tables.items():
+        df.to_csv(directory / f"{name}.csv")
+        (directory / f"{name}.md").write_text(df.to_markdown())
+    return tables
