@@ -63,7 +63,8 @@ from IPython.display import Markdown, display
 from mmpaper import figures, report
 from mmpaper.book import open_experiment
 from mmpaper.report import narrative, views
-ex = open_experiment(preset, runs_dir)  # reuses finished runs; trains only what is missing
+ex = open_experiment(preset, runs_dir, ["bibert", "4tmm-cat", "4tmm-acat", "4tmm-mlp", "4tmm-joint", "4tmm-joint-seenneg",
+                                                "4tmm-mlp-seenneg"])  # this chapter's runs: reused, or trained when missing
 
 # %% [markdown]
 # ## Choosing α on validation data

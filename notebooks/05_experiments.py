@@ -59,7 +59,7 @@ from mmpaper import figures, report
 from mmpaper.book import open_experiment
 from mmpaper.experiments import VARIANTS
 from mmpaper.report import narrative, views
-ex = open_experiment(preset, runs_dir)  # reuses finished runs; trains only what is missing
+ex = open_experiment(preset, runs_dir, "table2")  # this chapter's runs: reused, or trained when missing
 
 # %% [markdown]
 # ## Table 2, ours and the paper's

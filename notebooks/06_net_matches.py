@@ -56,7 +56,7 @@ from IPython.display import Markdown, display
 from mmpaper import figures, report
 from mmpaper.book import open_experiment
 from mmpaper.report import narrative, views
-ex = open_experiment(preset, runs_dir)  # reuses finished runs; trains only what is missing
+ex = open_experiment(preset, runs_dir, "table2")  # this chapter's runs: reused, or trained when missing
 
 # %% [markdown]
 # ## Table 3: overlap with BiBERT

@@ -64,7 +64,7 @@ from mmpaper import figures, report
 from mmpaper.book import open_experiment
 from mmpaper.experiments import VISUAL_VARIANTS
 from mmpaper.report import narrative, views
-ex = open_experiment(preset, runs_dir)  # reuses finished runs; trains only what is missing
+ex = open_experiment(preset, runs_dir, "visual")  # this chapter's runs: reused, or trained when missing
 names = list(VISUAL_VARIANTS)
 
 # %% [markdown]

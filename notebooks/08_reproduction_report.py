@@ -62,7 +62,7 @@ from mmpaper.book import open_experiment
 from mmpaper.report import narrative, views
 import pandas as pd
 pd.set_option("display.max_colwidth", None)  # claims are sentences: never cut them short
-ex = open_experiment(preset, runs_dir)  # reuses finished runs; trains only what is missing
+ex = open_experiment(preset, runs_dir, "all")  # this chapter's runs: reused, or trained when missing
 claims = report.claims(ex)
 
 # %% [markdown]

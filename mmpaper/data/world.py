@@ -38,7 +38,7 @@ import pandas as pd
 from .vocabulary import (CATEGORIES, COLOUR_SHARE, COLOURS, DEPARTMENT_MATERIALS, MATERIALS, PATTERNS,
                          SILHOUETTE_WORDS, SYLLABLES, TITLE_EXTRAS)
 
-WORLD_VERSION = 4  # bump when generation changes, so cached worlds are never reused across versions
+WORLD_VERSION = 5  # bump when generation changes, so cached worlds are never reused across versions
 E, S, C, I = 0, 1, 2, 3
 NONE = -1  # an attribute the intent does not ask for
 
@@ -67,17 +67,19 @@ class WorldConfig:
     n_seen_negatives: int = 3           # per query, as in the paper
     image_size: int = 32
     p_title_colour: float = 0.4         # share of titles that state the colour
-    p_title_pattern: float = 0.3
+    p_title_pattern: float = 0.6
     p_title_material: float = 0.7
     p_title_brand: float = 0.8
     p_query_colour: float = 0.6         # share of intents that ask for a colour
-    p_query_pattern: float = 0.35
-    p_query_material: float = 0.25
+    p_query_pattern: float = 0.05
+    p_query_material: float = 0.05
     p_query_brand: float = 0.2
     p_typo: float = 0.06                # per word of a query
+    p_query_extra: float = 0.0          # share of queries that add a word no label judges ("for men", "gift", "xl")
     attribute_weight: float = 2.0       # utility of each matching asked attribute (a mismatch costs as much)
     popularity_weight: float = 0.5      # utility of log-popularity: shoppers favour what others bought
     n_candidates: int = 64              # products a shopper considers per purchase decision (same category)
+    exposure: float = 0.0               # how much the shop shows popular products: considered ~ popularity^exposure
     p_offtarget: float = 0.05           # purchases of a complement instead of the searched kind (noisy logs)
 
     def key(self) -> str:
@@ -96,7 +98,8 @@ class WorldConfig:
 WORLD_PRESETS = {
     "smoke": WorldConfig(n_products=600, n_train_queries=400, n_eval_queries=120, n_captions=800,
                          n_query_photos=100, n_train_photos=400, n_brands=20),
-    "cpu": WorldConfig(),
+    # the cpu world: sizes fixed for the book's time budget; the settings the calibration moves are below
+    "cpu": WorldConfig(n_train_queries=3_000, n_captions=24_000),
     "gpu": WorldConfig(n_products=400_000, n_train_queries=200_000, n_eval_queries=20_000, n_captions=200_000,
                        n_query_photos=20_000, n_train_photos=200_000, n_brands=400, image_size=64),
 }
@@ -403,6 +406,8 @@ def _query_text(intent: np.ndarray, rng: np.random.Generator, cfg: WorldConfig, 
         modifiers.append(brands[brand])
     rng.shuffle(modifiers)
     words = modifiers + words if rng.random() < 0.75 else words + modifiers  # shoppers also type noun-first
+    if rng.random() < cfg.p_query_extra:  # words that narrow nothing the labels judge ("for men", "gift", "xl")
+        words.append(_pick(TITLE_EXTRAS, rng))
     text = " ".join(words).split()
     text = [_typo(w, rng) if rng.random() < cfg.p_typo else w for w in text]
     return " ".join(text)
@@ -430,7 +435,9 @@ def _purchases(cfg: WorldConfig, rng: np.random.Generator, intents: np.ndarray, 
         rows = np.flatnonzero(intents[:, 0] == c)
         if rows.size == 0 or pool.size == 0:
             continue
-        cand = pool[rng.integers(0, pool.size, (rows.size, min(cfg.n_candidates, 4 * pool.size)))]
+        # what a shopper considers is what the shop shows: popular products more often (exposure ~ popularity^e)
+        shown = popularity[pool] ** cfg.exposure
+        cand = pool[rng.choice(pool.size, (rows.size, min(cfg.n_candidates, 4 * pool.size)), p=shown / shown.sum())]
         asked = intents[rows, 1:, None] != NONE
         match = attrs[cand][:, :, 1:].transpose(0, 2, 1) == intents[rows, 1:, None]
         utility = (weights[None, :, None] * np.where(asked, np.where(match, 1.0, -1.0), 0.0)).sum(1)
@@ -458,17 +465,20 @@ def _captions(cfg: WorldConfig, rng: np.random.Generator) -> tuple[pd.DataFrame,
     texts = []
     says = rng.random((n, 3)) < np.array([[cfg.p_caption_colour, cfg.p_caption_pattern, 0.5]])
     for (c, col, pat), (say_colour, say_pattern, form) in zip(zip(category, colour, pattern), says):
-        # a caption names the object always, its colour and pattern sometimes, as people describe pictures; the
-        # noun is the everyday one, or the commonest word shoppers also use (the first synonym), or a plain
-        # description of the shape for things with no everyday name; never the shop's rarer jargon
+        # a caption names the object always, its colour and pattern sometimes, as people describe pictures. The
+        # noun is a plain word for it (the everyday noun, the catalog's noun, or a word shoppers use), or a
+        # description of the shape; kinds the public corpus has no name for (belt, phone case, charger, yoga mat)
+        # are only ever described by shape. Never a brand, a material or a title.
         spec = CATEGORIES[CATEGORY_NAMES[c]]
         u = rng.random()
         if spec[4] is None or u < 0.15:
             noun = SILHOUETTE_WORDS[spec[1][0]]
-        elif u < 0.7:
+        elif u < 0.5:
             noun = spec[4]
+        elif u < 0.75:
+            noun = _pick(spec[2], rng)
         else:
-            noun = spec[3][0]
+            noun = _pick(spec[3], rng)
         words = [_pick(COLOURS[COLOUR_NAMES[col]][2], rng)] if say_colour else []
         if say_pattern and PATTERN_NAMES[pat] != "plain":
             words.append(_pick(PATTERNS[PATTERN_NAMES[pat]][2], rng))

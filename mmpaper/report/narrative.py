@@ -16,9 +16,8 @@ from . import views
 
 # The world's designed difference from Amazon's catalog (data card): titles state colour and pattern only
 # sometimes, images always show them. It is the first place to look when images add more here than in the paper.
-IMAGE_REASON = ("in our world titles state colour and pattern only sometimes while images always show them, so "
-                "an image adds more information here than on a catalog whose titles already name what the picture "
-                "shows")
+IMAGE_REASON = ("in our world images always show colour, pattern and shape while titles state the colour and the "
+                "pattern only in a calibrated share of products, so how much an image can add depends on that share")
 SCALE_REASON = ("our world and towers are far smaller than the paper's (Table 1 in the preliminaries), so a difference "
                 "of a point or two is within what another seed could give")
 
@@ -82,6 +81,11 @@ def calibration_text(record: dict | None, world: str) -> str:
     how = (f"{search.get('method', 'a search')} over {search.get('n_trials', len(record.get('trials', [])))} "
            f"candidate settings")
     when = f"{record.get('created', 'an unrecorded date')} on {record.get('machine', 'an unrecorded machine')}"
+    if record.get("status") == "not within tolerance":
+        return (f"**Calibrated, but not within tolerance.** The search for the `{world}` world ({where}, {when}: "
+                f"{how}) found no setting that lands within tolerance on every target for every seed; the world uses "
+                f"the closest one it found ({ok} of {len(within)} seeds within tolerance on every target). A value "
+                f"outside its tolerance is marked ✗ below, and the chapters read their baselines with that in mind.")
     if record.get("status") != views.CALIBRATED:
         text = (f"**Not yet calibrated.** The record for the `{world}` world ({where}, {when}) has status "
                 f"“{record.get('status', 'missing')}”")
@@ -111,8 +115,9 @@ def baselines_text(t2: pd.DataFrame) -> str:
     relevant = es["clip"] >= 0.8 * es["bibert"]
     if lower_recall and relevant:
         text += ("As in the paper, CLIP finds the right kind of product from the picture far more often than the one "
-                 "shoppers bought: it never learned the catalog's words (brands, materials, shop jargon), which BiBERT "
-                 "learns from purchases.")
+                 "shoppers bought: it never saw the shop's purchases, brands or materials, nor a name for the kinds "
+                 "its pictures came without (belt, phone case, charger, yoga mat), all of which BiBERT learns from "
+                 "the purchase log.")
     elif lower_recall:
         text += ("As in the paper, CLIP's recall is far below BiBERT's; unlike the paper, its top-100 is not mostly "
                  "the right kind of product. The likely reason is the stand-in CLIP: pretrained on a small caption "
