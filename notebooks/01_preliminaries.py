@@ -103,8 +103,8 @@ display(Markdown(f"BiBERT on preset `{preset}`: {n_all:,} parameters, {n_shared:
 # ## The world
 #
 # No public dataset or pretrained weight can be downloaded where this book is built, so every number comes from a
-# synthetic world the package generates from a seed (see the data card). Titles state the colour only sometimes;
-# images always show it. Queries use the shopper's words.
+# synthetic world the package generates from a seed (see the data card). Titles state the colour and the pattern
+# of most products but not all (a calibrated share); images always show them. Queries use the shopper's words.
 
 # %% tags=["remove-input"]
 _ = figures.show("world-tour", ex)
@@ -114,8 +114,8 @@ _ = figures.show("world-tour", ex)
 # :alt: Two rows of small product pictures: top, six catalog images with their titles; bottom, six query photos, each a re-rendered product on another background.
 # :name: fig-world-tour
 #
-# Products and query photos of the world. Look at each title beside its picture: the title often leaves out the
-# colour or the pattern that the image shows, which is what a product image can add to a text-only retriever.
+# Products and query photos of the world. Look at each title beside its picture: where a title leaves out the
+# colour or the pattern that the image shows, a product image can add to a text-only retriever.
 # ```
 
 # %% tags=["hide-input"]

@@ -309,9 +309,12 @@ def calibration_table(record: dict) -> pd.DataFrame:
                 row[f"seed {s}"] = cell(got) + (" ✗" if off else "")
             rows[(label, f"{metric} %")] = row
     for split, target in record.get("targets", {}).get("purchases_per_query", {}).items():
-        row = {"target": cell(float(target)), "tolerance ±": DASH}
+        relative = tol.get("purchases_per_query_relative")
+        row = {"target": cell(float(target)), "tolerance ±": f"{100 * relative:.0f}%" if relative else DASH}
         for s in seeds:
-            row[f"seed {s}"] = cell(record.get("achieved", {}).get(s, {}).get("purchases_per_query", {}).get(split))
+            got = record.get("achieved", {}).get(s, {}).get("purchases_per_query", {}).get(split)
+            off = got is not None and relative and abs(float(got) - float(target)) > relative * float(target)
+            row[f"seed {s}"] = cell(got) + (" ✗" if off else "")
         rows[("Table 1 shape", f"purchases per query ({split})")] = row
     df = pd.DataFrame.from_dict(rows, orient="index")
     df.index = pd.MultiIndex.from_tuples(df.index, names=["row", "metric"])
