@@ -70,9 +70,13 @@ names = list(VISUAL_VARIANTS)
 # %% [markdown]
 # ## The three models
 #
-# Every encoder is an open_clip tower started from the same stage-0 CLIP (the world's "public" vision-language
-# model; on real data a named pretrained model). Products are always embedded from their image alone, so the three
-# models search the same gallery; what differs is the training signal and the query.
+# Every encoder comes from the same stage-0 CLIP (the world's "public" vision-language model; on real data a named
+# pretrained model). As in the published paper (arXiv 2412.13364, Fig. 4), the book **shares the encoders**: one
+# image encoder embeds both the query photo and the product image, and one text encoder both the title and the
+# shopper's text (`VisualSearchModel(shared=True)`, the preset's `vs_shared_encoders`); independent towers remain a
+# switch. Sharing is what the paper does, and it keeps query photos and product images in one space. Products are
+# always embedded from their image alone, so the three models search the same gallery; what differs is the
+# training signal and the query.
 #
 # | model | towers | loss |
 # |---|---|---|
@@ -82,7 +86,10 @@ names = list(VISUAL_VARIANTS)
 #
 # The 4-tower query embedding is $e_q = \mathrm{norm}(h_q(q_{img}) + w\,h_s(q_{text}))$. Each $L$ is a symmetric
 # NT-Xent over in-batch negatives (`mmpaper.losses.alignment_loss`). The 4-tower's text query is what a shopper
-# types beside the photo in our world: the category in shopper words ("bookbag").
+# types beside the photo, partial and noisy: nothing (35% of photos), a colour word (25%), a pattern word (15%) or
+# the kind in shopper words ("bookbag", 25%), with typos. Which one is drawn without looking at the photo's
+# distractor, so the text cannot be made to separate a product from its false positive; these shares were set by
+# hand and never tuned.
 
 # %% tags=["remove-input"]
 p = ex.preset

@@ -288,9 +288,11 @@ def visual_search_text(vs: pd.DataFrame) -> str:
         text += ("Unlike the paper, the alignment losses do not cut false positives here; the likely reason is the "
                  "few epochs this preset trains the towers for, too few for the titles' categories to reshape the "
                  "image space. ")
-    text += ("The 4-tower model improves again, as in the paper; its text query names the category outright, which is "
-             "easier in our world than a real shopper's partial text." if c[fp] < b[fp] else
-             "The 4-tower model does not improve on the 3-tower here, where the paper reports it does.")
+    text += ("The 4-tower model improves again, as in the paper; its text names the kind of product in only a quarter "
+             "of the photos (and a colour or a pattern, or nothing, in the rest), so the gain comes from partial text."
+             if c[fp] < b[fp] else
+             "The 4-tower model does not improve on the 3-tower here, where the paper reports it does; the shopper's "
+             "text names the kind of product in only a quarter of the photos, which may be too little to help.")
     return text
 
 
