@@ -378,3 +378,27 @@ def benchmarks_text(live: pd.DataFrame, floor: str, n_queries: int, n_products: 
              f"is a matrix product, which the recorded results above extrapolate to the paper's "
              f"{views.PAPER_TABLE1['eval']['queries']:,} × {views.PAPER_TABLE1['eval']['products']:,}.")
     return text
+
+
+# -------------------------------------------------------------------------------------------- seed sweep
+def seed_sweep_text(record: dict | None, preset: str) -> str:
+    """Where the recorded seed sweep comes from, and which verdicts turn on the seed."""
+    if record is None:
+        return (f"No seed sweep is recorded for preset `{preset}`: `python -m mmpaper tables --preset {preset} "
+                f"--seeds 0,1,2` runs one (about three times the study) and copies nothing into the book by itself.")
+    m = record.get("machine", {})
+    where = f"{m.get('cpu', 'an unrecorded CPU')}, {m.get('cores', '?')} cores" + \
+        (f", {m['gpu']}" if m.get("gpu") else ", no GPU")
+    seeds = ", ".join(str(s) for s in record.get("seeds", []))
+    differ = record.get("claims_whose_verdict_differs", [])
+    text = (f"Recorded on {record.get('date', 'an unrecorded date')[:10]} ({where}; commit "
+            f"{str(record.get('git_commit', '?'))[:7]}): the whole study, world and training, on seeds {seeds}, each "
+            f"with its own 95% intervals; the pooled verdict uses the mean effect over the seeds. This table is read "
+            f"from `book/recorded/`, not re-run by the build. ")
+    if differ:
+        text += (f"The verdicts of {', '.join(differ)} differ between seeds: their effects sit near "
+                 f"the rule's boundary, so one seed's interval crosses it and another's does not. Read those verdicts "
+                 f"as fragile.")
+    else:
+        text += "Every claim gets the same verdict on every seed."
+    return text

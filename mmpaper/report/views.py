@@ -331,3 +331,27 @@ def calibration_chosen(record: dict) -> pd.DataFrame:
     chosen = record.get("chosen", {})
     return pd.DataFrame({"setting": list(chosen), "value": [json.dumps(v) if not isinstance(v, str) else v
                                                             for v in chosen.values()]}).set_index("setting")
+
+
+# ----------------------------------------------------------------------------------------- the seed sweep
+def seed_sweep_path(preset: str, directory: str | Path | None = None) -> Path:
+    from ..book import ROOT
+
+    return Path(directory or ROOT / "book" / "recorded") / f"claims_seeds_{preset}.json"
+
+
+def load_seed_sweep(preset: str, directory: str | Path | None = None) -> tuple[dict, pd.DataFrame] | None:
+    """The recorded seed sweep of a preset (``python -m mmpaper tables --seeds``, copied to ``book/recorded``): its
+    record (machine, date, commit) and its per-claim verdicts per seed; None when none was recorded."""
+    path = seed_sweep_path(preset, directory)
+    table = path.with_suffix(".csv")
+    if not path.exists() or not table.exists():
+        return None
+    return json.loads(path.read_text()), pd.read_csv(table)
+
+
+def seed_sweep_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim: its verdict on each seed, pooled, and whether the seeds agree."""
+    keep = ["claim_id"] + [c for c in summary.columns if c.startswith("seed ")] + ["pooled", "seeds agree"]
+    df = summary[[c for c in keep if c in summary.columns]].rename(columns={"claim_id": "claim"}).set_index("claim")
+    return _check_width(df)
