@@ -385,7 +385,8 @@ def seed_sweep_text(record: dict | None, preset: str) -> str:
     """Where the recorded seed sweep comes from, and which verdicts turn on the seed."""
     if record is None:
         return (f"No seed sweep is recorded for preset `{preset}`: `python -m mmpaper tables --preset {preset} "
-                f"--seeds 0,1,2` runs one (about three times the study) and copies nothing into the book by itself.")
+                f"--seeds` with a comma list of seeds runs one (the whole study once per seed); copy its record into "
+                f"`book/recorded/` to show it here.")
     m = record.get("machine", {})
     where = f"{m.get('cpu', 'an unrecorded CPU')}, {m.get('cores', '?')} cores" + \
         (f", {m['gpu']}" if m.get("gpu") else ", no GPU")
