@@ -268,9 +268,3 @@ def _write_atomically(path: Path, obj) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(obj, indent=2) + "\n")
     tmp.replace(path)
-
-
-def read_record(world_preset: str = "cpu") -> dict | None:
-    """The committed calibration record of a world preset, or ``None`` when it was never calibrated."""
-    path = record_path(world_preset)
-    return json.loads(path.read_text()) if path.exists() else None

@@ -276,9 +276,10 @@ CALIBRATED = "calibrated"
 
 
 def calibration_path(world: str, directory: str | Path | None = None) -> Path:
-    from ..book import ROOT
+    from ..calibrate import record_path
 
-    return Path(directory or ROOT / "data_cards") / f"calibration_{world}.json"
+    path = record_path(world)
+    return Path(directory) / path.name if directory else path
 
 
 def load_calibration(world: str, directory: str | Path | None = None) -> dict | None:
