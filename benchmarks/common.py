@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -21,22 +19,15 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> dict:
+    """The package's description of the machine (``mmpaper.sweep.machine``), dated, with FAISS and NumPy."""
     import faiss
-    import torch
 
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"date": _dt.date.today().isoformat(), "cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem, 1),
-            "gpu": gpu, "python": platform.python_version(), "torch": torch.__version__, "faiss": faiss.__version__,
-            "numpy": np.__version__}
+    from mmpaper.sweep import machine as package_machine
+
+    m = package_machine()
+    return {"date": _dt.date.today().isoformat(), **{k: m[k] for k in ("cpu", "cores", "memory_gib", "gpu", "python",
+                                                                     "torch")},
+            "faiss": faiss.__version__, "numpy": np.__version__}
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:

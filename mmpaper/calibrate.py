@@ -18,10 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import platform
 import time
-from dataclasses import asdict, fields
+from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -140,15 +138,17 @@ def within_tolerance(achieved: dict) -> bool:
 
 
 def _machine() -> str:
-    return f"{platform.node() or 'unknown'}: {os.cpu_count()} CPU cores, {platform.machine()}, " \
-           f"Python {platform.python_version()}"
+    from .sweep import machine
+
+    m = machine()
+    return f"{m['cpu']}, {m['cores']} CPU cores, " + (f"GPU {m['gpu']}, " if m["gpu"] else "") + \
+        f"Python {m['python']}"
 
 
 def calibrate(preset: str = "cpu", *, trials: int = 20, seeds: tuple[int, ...] = (0, 1, 2), search_seed: int = 0,
               verify_top: int = 3, workdir: Path | None = None, out: Path | None = None,
               progress: bool = True) -> dict:
     """Search the world settings of ``preset`` for the baselines' targets; write and return the record."""
-    import optuna
     from filelock import FileLock, Timeout
 
     from .data.world import WORLD_PRESETS, WorldConfig
