@@ -154,7 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
                                   "(BiBERT, CLIP zero-shot) and Table 1's shape, and write the record")
     p.add_argument("--trials", default=20, type=positive_int, help="candidate settings to try (default 20)")
     p.add_argument("--seeds", default=[0, 1, 2], type=seed_list,
-                   help="seeds the best candidates are checked on (default 0,1,2; the first one is searched)")
+                   help="seeds the best candidates are checked on (default 0,1,2; the first --search-seeds of "
+                        "them score each trial)")
+    p.add_argument("--search-seeds", default=1, type=positive_int,
+                   help="how many of --seeds each trial is scored on (default 1; more is slower and keeps the "
+                        "search from fitting one seed)")
     p.add_argument("--verify-top", default=3, type=positive_int,
                    help="how many of the best candidates to check on every seed (default 3)")
     p.add_argument("--record", default=None,
@@ -254,6 +258,9 @@ def validate(args) -> None:
     if args.command == "calibrate" and preset.world == "esci":
         raise UsageError(f"argument --preset: {args.preset!r} reads public data; only the embedded world is "
                          f"calibrated (valid: {[n for n, p in PRESETS.items() if p.world != 'esci']})")
+    if args.command == "calibrate" and args.search_seeds > len(args.seeds):
+        raise UsageError(f"argument --search-seeds: {args.search_seeds} is more than the {len(args.seeds)} seeds of "
+                         f"--seeds")
     if "MMPAPER_CACHE" in os.environ and not os.environ["MMPAPER_CACHE"].strip():
         raise UsageError("MMPAPER_CACHE is set but empty; set it to a directory, or unset it")
     needs_world = args.command in ("world", "run", "book", "calibrate") and preset.world != "esci"
@@ -360,6 +367,7 @@ def _dispatch(args) -> int:
         from .calibrate import calibrate
 
         record = calibrate(args.preset, trials=args.trials, seeds=tuple(args.seeds), verify_top=args.verify_top,
+                           search_seeds=args.search_seeds,
                            workdir=Path(ex.runs_dir).parent / "calibration" / args.preset,
                            out=args.record, progress=not args.quiet)
         return 0 if record["status"] == "calibrated" else EXIT_FAILED

@@ -139,7 +139,10 @@ display(views.table1(world))
 # The world is calibrated like a simulation study, on its control arms only: the two single-modality rows of
 # Table 2 (BiBERT and zero-shot CLIP: recall@100, E, S, C, I) and Table 1's shape (purchases per distinct query).
 # A search over the world's settings (`python -m mmpaper calibrate`) trains only those two baselines for each
-# candidate and keeps the setting closest to the paper's rows, within a tolerance, on several seeds.
+# candidate and keeps the setting closest to the paper's rows, within a tolerance, on several seeds. Three
+# further choices were judged on those two rows and nothing else: the stage-0 CLIP's size, caption corpus and
+# budget; the everyday words its captions use for each kind; and training BiBERT until its validation recall
+# stops rising. The synthetic world's data card (appendix) gives each one with the numbers that moved it.
 #
 # **Not calibrated, by design:** the nine multimodal rows of Table 2, Tables 3 and 4, and every claim. They are
 # outcomes of the world and are never used to set it, so a claim that fails on a calibrated world is a finding,

@@ -68,8 +68,9 @@ display(views.table2(t2))
 
 # %% [markdown]
 # What each retrieves for a few eval queries: BiBERT can only match words; CLIP sees colour, pattern and
-# shape, knows no brand or material, and has no name for the kinds its pretraining pictures came without (belt,
-# phone case, charger, yoga mat).
+# shape, knows no brand or material, and knows the shop's kinds only by the words of its pretraining captions
+# (everyday words such as "cable" for a charger and "mat" for a yoga mat, sometimes the catalog's or the
+# shoppers' words, sometimes only the shape).
 
 # %% tags=["remove-input"]
 _ = figures.show("baseline-examples", ex)

@@ -1,5 +1,6 @@
 """Calibration of the embedded world on the two baselines (issue 11): the objective, the record, the command."""
 import json
+import math
 import subprocess
 import sys
 from dataclasses import fields
@@ -82,6 +83,19 @@ def test_smoke_calibration_writes_a_complete_record_and_resumes(tmp_path, monkey
     assert len(again["trials"]) == 3
 
 
+def test_a_trial_scored_on_several_seeds_pools_their_deviations(tmp_path, monkeypatch):
+    monkeypatch.setenv("MMPAPER_CACHE", str(tmp_path / "cache"))
+    record = cal.calibrate("smoke", trials=1, seeds=(0, 1), search_seeds=2, verify_top=1, workdir=tmp_path / "work",
+                           out=tmp_path / "record.json", progress=False)
+    assert record["search"]["objective"].endswith("seeds 0, 1")
+    pooled = math.sqrt(sum(cal.distance(record["achieved"][s]) ** 2 for s in ("0", "1")) / 2)
+    assert record["trials"][0]["distance"] == pytest.approx(pooled, abs=0.01)  # achieved is rounded in the record
+    assert record["achieved"]["0"] != record["achieved"]["1"]
+    with pytest.raises(cal.CalibrationError, match="--search-seeds 3"):
+        cal.calibrate("smoke", trials=1, seeds=(0, 1), search_seeds=3, workdir=tmp_path / "w2",
+                      out=tmp_path / "r2.json", progress=False)
+
+
 def test_a_second_calibration_while_one_runs_is_refused(tmp_path):
     from filelock import FileLock
 
@@ -98,6 +112,7 @@ def test_a_second_calibration_while_one_runs_is_refused(tmp_path):
     (["--preset", "nope"], "unknown preset 'nope'"),
     (["--preset", "esci"], "only the embedded world is calibrated"),
     (["--seeds", "a,b"], "not a comma list"),
+    (["--seeds", "0,1", "--search-seeds", "3"], "--search-seeds: 3 is more than the 2 seeds of --seeds"),
 ])
 def test_calibrate_cli_refuses_bad_input_in_one_line(args, message, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "mmpaper", "calibrate", *args, "--record", str(tmp_path / "r.json")],

@@ -24,6 +24,9 @@ def test_recorded_sweep_is_read_and_shown_per_seed(tmp_path):
     assert table.loc["joint", "seed 1"] == "inconclusive"
     text = narrative.seed_sweep_text(record, "cpu")
     assert "2026-11-21" in text and "Some CPU" in text and "abcdef1" in text and "joint" in text
+    assert "uncommitted" not in text
+    dirty = {**record, "git_commit": "abcdef123-dirty"}  # run from a working tree that differed from the commit
+    assert "commit abcdef1 with uncommitted changes" in narrative.seed_sweep_text(dirty, "cpu")
     _record(tmp_path, [])
     assert "same verdict on every seed" in narrative.seed_sweep_text(views.load_seed_sweep("cpu", tmp_path)[0], "cpu")
 

@@ -159,6 +159,31 @@ def test_catalog_has_a_long_tail_of_categories_and_plausible_materials(world):
         assert MATERIAL_NAMES[mat] in DEPARTMENT_MATERIALS[dept]
 
 
+def test_brand_popularity_is_the_brands_share_of_log_popularity():
+    def brand_share(world):
+        p = world.products.assign(log_pop=np.log(world.products["popularity"].astype(float)))
+        between = p.groupby("brand")["log_pop"].transform("mean").var()
+        return between / p["log_pop"].var()
+
+    cfg = world_config("smoke", n_products=6_000)
+    base = generate_world(cfg)
+    shared = generate_world(world_config("smoke", n_products=6_000, brand_popularity=0.6))
+    assert brand_share(base) < 0.05  # independent of the brand: only the sampling noise of 20 brand means
+    assert 0.4 < brand_share(shared) < 0.8
+    # nothing else about the products changes: the brand effects are drawn from their own stream
+    assert shared.products.drop(columns="popularity").equals(base.products.drop(columns="popularity"))
+
+
+def test_captions_name_every_kind_in_everyday_words_and_never_a_brand_or_material(world):
+    from mmpaper.data.vocabulary import CATEGORIES, MATERIALS
+
+    words = set(" ".join(world.captions["caption"]).split())
+    for name, spec in CATEGORIES.items():
+        assert spec[4] and set(spec[4].split()) <= words, name  # the everyday noun of every kind occurs
+    assert not words & {w for ws in MATERIALS.values() for w in ws}
+    assert not words & {b.lower() for b in world.brands}
+
+
 def test_every_category_has_its_own_silhouette():
     from mmpaper.data.world import render
 

@@ -4,13 +4,14 @@ materials, and the three registers in which they are named.
 * the **catalog** register (product titles): a seller's nouns ("t-shirt", "trousers");
 * the **shopper** register (queries): synonyms, abbreviations and slang ("tee", "pants", "crimson");
 * the **everyday** register (captions of the generic image corpus that pretrains the tiny CLIP): plain words for
-  what a picture shows. It names colours, patterns and silhouettes, and the everyday noun of only some categories;
-  it never names brands or materials, which a picture cannot show.
+  what a picture shows. It names colours, patterns and silhouettes, and each category by its everyday noun ("cable"
+  for a charger, "mat" for a yoga mat) or, less often, by a catalog or shopper word; it never names brands or
+  materials, which a picture cannot show.
 """
 from __future__ import annotations
 
-# name: (department, silhouette, catalog nouns, shopper words, everyday noun or None, complementary categories)
-CATEGORIES: dict[str, tuple[str, tuple[str, float, float], list[str], list[str], str | None, list[str]]] = {
+# name: (department, silhouette, catalog nouns, shopper words, everyday noun, complementary categories)
+CATEGORIES: dict[str, tuple[str, tuple[str, float, float], list[str], list[str], str, list[str]]] = {
     "tshirt":      ("clothing", ("tee", 0.80, 0.80), ["t-shirt", "tshirt"], ["tee", "t shirt", "top"], "shirt", ["trousers", "shorts"]),
     "trousers":    ("clothing", ("legs", 0.50, 0.92), ["trousers"], ["pants", "slacks", "chinos"], "pants", ["tshirt", "belt"]),
     "shorts":      ("clothing", ("legs", 0.75, 0.50), ["shorts"], ["short pants", "shorts"], "shorts", ["tshirt", "sandals"]),
@@ -18,7 +19,7 @@ CATEGORIES: dict[str, tuple[str, tuple[str, float, float], list[str], list[str],
     "jacket":      ("clothing", ("cross", 0.85, 0.85), ["jacket"], ["coat", "parka", "jacket"], "jacket", ["scarf"]),
     "scarf":       ("clothing", ("rect", 0.90, 0.25), ["scarf"], ["muffler", "shawl", "scarf"], "scarf", ["jacket", "beanie"]),
     "beanie":      ("clothing", ("dome", 0.75, 0.80), ["beanie hat"], ["beanie", "winter hat", "toque"], "hat", ["scarf"]),
-    "belt":        ("clothing", ("buckle", 0.95, 0.25), ["belt"], ["waist belt", "belt"], None, ["trousers"]),
+    "belt":        ("clothing", ("buckle", 0.95, 0.25), ["belt"], ["waist belt", "belt"], "belt", ["trousers"]),
     "sneakers":    ("footwear", ("shoe", 0.90, 0.45), ["sneakers"], ["trainers", "kicks", "running shoes"], "shoe", ["socks"]),
     "boots":       ("footwear", ("ell", 0.70, 0.90), ["boots"], ["boots", "booties"], "boot", ["socks"]),
     "sandals":     ("footwear", ("diamond", 0.90, 0.45), ["sandals"], ["flip flops", "sliders", "sandals"], "sandal", ["dress", "shorts"]),
@@ -27,16 +28,16 @@ CATEGORIES: dict[str, tuple[str, tuple[str, float, float], list[str], list[str],
     "teapot":      ("kitchen", ("teapot", 0.85, 0.75), ["teapot"], ["tea kettle", "teapot"], "teapot", ["mug"]),
     "plate":       ("kitchen", ("ellipse", 0.90, 0.90), ["dinner plate"], ["plate", "dish"], "plate", ["bowl"]),
     "bowl":        ("kitchen", ("halfdisc", 0.90, 0.85), ["bowl"], ["bowl", "soup bowl"], "bowl", ["plate"]),
-    "phonecase":   ("electronics", ("holed", 0.50, 0.85), ["phone case"], ["cell cover", "phone cover", "case"], None, ["charger"]),
+    "phonecase":   ("electronics", ("holed", 0.50, 0.85), ["phone case"], ["cell cover", "phone cover", "case"], "phone", ["charger"]),
     "headphones":  ("electronics", ("arc", 0.90, 0.90), ["headphones"], ["earphones", "headset", "cans"], "headphones", ["charger"]),
-    "charger":     ("electronics", ("plug", 0.60, 0.85), ["charger"], ["charging cable", "power adapter"], None, ["phonecase", "headphones"]),
+    "charger":     ("electronics", ("plug", 0.60, 0.85), ["charger"], ["charging cable", "power adapter"], "cable", ["phonecase", "headphones"]),
     "pillow":      ("home", ("cushion", 0.90, 0.75), ["cushion"], ["pillow", "throw pillow"], "pillow", ["rug"]),
     "rug":         ("home", ("fringe", 0.95, 0.65), ["rug"], ["carpet", "mat", "area rug"], "rug", ["pillow"]),
     "lamp":        ("home", ("lamp", 0.80, 0.92), ["lamp"], ["light", "lamp", "lampshade"], "lamp", ["vase"]),
     "vase":        ("home", ("vase", 0.60, 0.92), ["vase"], ["flower pot", "vase"], "vase", ["lamp"]),
     "backpack":    ("sports", ("bag", 0.65, 0.90), ["backpack"], ["rucksack", "bookbag", "backpack"], "bag", ["bottle"]),
     "bottle":      ("sports", ("bottle", 0.35, 0.92), ["water bottle"], ["flask", "drink bottle", "bottle"], "bottle", ["backpack", "yogamat"]),
-    "yogamat":     ("sports", ("roll", 0.95, 0.45), ["yoga mat"], ["exercise mat", "gym mat"], None, ["bottle"]),
+    "yogamat":     ("sports", ("roll", 0.95, 0.45), ["yoga mat"], ["exercise mat", "gym mat"], "mat", ["bottle"]),
     "handbag":     ("sports", ("bag", 0.85, 0.70), ["handbag"], ["purse", "tote", "handbag"], "bag", ["dress"]),
 }
 
@@ -71,7 +72,8 @@ MATERIALS: dict[str, list[str]] = {
     "denim": ["denim", "jean"], "silk": ["silk", "satin"], "nylon": ["nylon"], "bamboo": ["bamboo", "wood"],
 }
 
-# the everyday words for a silhouette, so CLIP can learn shapes even for categories it has no noun for
+# the everyday words for a silhouette: some captions describe an object by its shape alone, as people do when they
+# have no word for it
 SILHOUETTE_WORDS = {"tee": "t shape", "rect": "rectangle", "trapezoid": "flared shape", "cross": "cross shape",
                     "ellipse": "oval", "diamond": "diamond", "ring": "ring", "triangle": "triangle",
                     "legs": "two legs", "ell": "l shape", "holed": "slab with a hole", "bag": "bag with a handle",

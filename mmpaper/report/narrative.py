@@ -22,6 +22,12 @@ SCALE_REASON = ("our world and towers are far smaller than the paper's (Table 1 
                 "of a point or two is within what another seed could give")
 
 
+def _join(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    items = [str(i) for i in items]
+    return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _f(x: float) -> str:
     return f"{x:.1f}"
 
@@ -88,15 +94,25 @@ def calibration_text(record: dict | None, world: str) -> str:
            f"candidate settings")
     when = f"{record.get('created', 'an unrecorded date')} on {record.get('machine', 'an unrecorded machine')}"
     if record.get("status") == "not within tolerance":
+        from ..calibrate import deviations
+
+        met = []
+        for achieved in record.get("achieved", {}).values():
+            dev = deviations(achieved)
+            met.append(f"{sum(d <= 1.0 for d in dev.values())} of {len(dev)}")
+        seeds = _join(list(record.get("achieved", {})))
+        per_seed = ("" if not met else f"; on each of seeds {seeds} it meets {met[0]} targets" if len(set(met)) == 1
+                    else f"; on seeds {seeds} it meets {_join(met)} targets")
         return (f"**Calibrated, but not within tolerance.** The search for the `{world}` world ({where}, {when}: "
                 f"{how}) found no setting that lands within tolerance on every target for every seed; the world uses "
-                f"the closest one it found ({ok} of {len(within)} seeds within tolerance on every target). A value "
-                f"outside its tolerance is marked ✗ below, and the chapters read their baselines with that in mind.")
+                f"the closest one it found ({ok} of {len(within)} seeds within tolerance on every target{per_seed}). "
+                f"A value outside its tolerance is marked ✗ below, and the chapters read their baselines with that "
+                f"in mind.")
     if record.get("status") != views.CALIBRATED:
         text = (f"**Not yet calibrated.** The record for the `{world}` world ({where}, {when}) has status "
                 f"“{record.get('status', 'missing')}”")
         return text + (f"; {ok} of {len(within)} seeds are within tolerance so far." if within else ".")
-    minutes = float(record.get("seconds", float("nan"))) / 60
+    minutes = float(record.get("trial_seconds_total", record.get("seconds", float("nan")))) / 60
     return (f"The `{world}` world was calibrated {when}: {how}, {minutes:.0f} minutes in all. "
             f"{ok} of {len(within)} seeds land within tolerance on every target; a value outside its tolerance "
             f"is marked ✗ below.")
@@ -121,8 +137,8 @@ def baselines_text(t2: pd.DataFrame) -> str:
     relevant = es["clip"] >= 0.8 * es["bibert"]
     if lower_recall and relevant:
         text += ("As in the paper, CLIP finds the right kind of product from the picture far more often than the one "
-                 "shoppers bought: it never saw the shop's purchases, brands or materials, nor a name for the kinds "
-                 "its pictures came without (belt, phone case, charger, yoga mat), all of which BiBERT learns from "
+                 "shoppers bought: it never saw the shop's purchases, brands or materials, and knows some kinds only "
+                 "by an everyday word (a charger as a cable, a yoga mat as a mat), all of which BiBERT learns from "
                  "the purchase log.")
     elif lower_recall:
         text += ("As in the paper, CLIP's recall is far below BiBERT's; unlike the paper, its top-100 is not mostly "
@@ -392,8 +408,10 @@ def seed_sweep_text(record: dict | None, preset: str) -> str:
         (f", {m['gpu']}" if m.get("gpu") else ", no GPU")
     seeds = ", ".join(str(s) for s in record.get("seeds", []))
     differ = record.get("claims_whose_verdict_differs", [])
+    commit = str(record.get("git_commit", "?"))
+    commit = commit[:7] + (" with uncommitted changes" if commit.endswith("-dirty") else "")
     text = (f"Recorded on {record.get('date', 'an unrecorded date')[:10]} ({where}; commit "
-            f"{str(record.get('git_commit', '?'))[:7]}): the whole study, world and training, on seeds {seeds}, each "
+            f"{commit}): the whole study, world and training, on seeds {seeds}, each "
             f"with its own 95% intervals; the pooled verdict uses the mean effect over the seeds. This table is read "
             f"from `book/recorded/`, not re-run by the build. ")
     if differ:
