@@ -61,11 +61,13 @@ def machine() -> dict:
 def _git_commit() -> str | None:
     try:
         here = Path(__file__).resolve().parent
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, cwd=here)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+                              cwd=here).stdout.strip()
+        if not head:
+            return None
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                                text=True, timeout=10, cwd=here).stdout.strip()
-        # a run from a working tree with uncommitted changes is not that commit's: say so
-        return (out.stdout.strip() + ("-dirty" if dirty else "")) or None
+        return head + ("-dirty" if dirty else "")  # a run from uncommitted changes is not that commit's: say so
     except (OSError, subprocess.SubprocessError):
         return None
 
