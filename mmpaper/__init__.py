@@ -1,3 +1,3 @@
 """mmpaper: the reproducible companion to "Multimodal semantic retrieval for product search" (and, beside it,
 "Bringing Multimodality to Amazon Visual Search System", KDD 2024)."""
-__version__ = "0.1.0"
+__version__ = "0.2.0"

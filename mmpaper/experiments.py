@@ -580,7 +580,7 @@ class Experiment:
         run directory); rank 0 writes, other DDP ranks only train."""
         import pytorch_lightning as pl
 
-        from .train import make_trainer
+        from .train import make_trainer, restore_best
 
         v, p = variant(name), self.preset
         if process_rank() > 0 and not v.trains:  # nothing to share: rank 0 evaluates alone
@@ -594,7 +594,7 @@ class Experiment:
             return
         pl.seed_everything(p.seed, workers=True, verbose=False)
         t0 = time.perf_counter()
-        epochs, processes = 0, 1
+        epochs, processes, best_epoch = 0, 1, None
         if v.model == "bibert":
             from .towers import BiBERT
 
@@ -617,13 +617,15 @@ class Experiment:
             epochs = self._fit(trainer, system, dm, directory, name, callbacks)
             if trainer.global_rank != 0:  # under DDP the other processes stop here; rank 0 evaluates and writes
                 return
+            best_epoch = restore_best(system, directory)
             processes = trainer.world_size
         train_seconds = time.perf_counter() - t0
         if v.model == "bibert":
             model.bibert.save(directory / "bibert")
         torch.save(model.state_dict(), directory / "model.pt")
         metrics = self.evaluate(model, directory)
-        metrics.update({"variant": name, "train_seconds": train_seconds, "epochs": epochs, "processes": processes,
+        metrics.update({"variant": name, "train_seconds": train_seconds, "epochs": epochs, "best_epoch": best_epoch,
+                        "processes": processes,
                         "trainable_parts": model.trainable_parts if v.trains else []})
         if v.fusion == "acat":
             metrics["alpha"] = self.alpha()

@@ -7,6 +7,7 @@ the paper), validation recall and the NaN guard.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
@@ -140,6 +141,22 @@ class VisualSearchSystem(pl.LightningModule):
         return torch.optim.AdamW(params, lr=self.lr, weight_decay=0.05)
 
 
+BEST = "best"  # the best-validation-recall checkpoint's file name (without .ckpt)
+
+
+def restore_best(system, directory) -> int | None:
+    """Load the weights of the epoch with the best validation recall into ``system`` (when early stopping kept
+    them, see :func:`make_trainer`); return that epoch's number (counted from 1), or None."""
+    import torch
+
+    path = Path(directory) / f"{BEST}.ckpt"
+    if not path.exists():
+        return None
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    system.load_state_dict(ckpt["state_dict"])
+    return int(ckpt["epoch"]) + 1
+
+
 def make_trainer(directory, *, max_epochs: int, accelerator: str = "auto", devices="auto", strategy="auto",
                  patience: int | None = None, progress: bool = True, deterministic: bool = True,
                  max_steps: int = -1, precision=None, validation: bool = True) -> pl.Trainer:
@@ -160,7 +177,12 @@ def make_trainer(directory, *, max_epochs: int, accelerator: str = "auto", devic
             print(f"[mmpaper] note: no validation queries (too few train-period queries to hold some out), so early "
                   f"stopping is off: training runs all {max_epochs} epochs", file=sys.stderr, flush=True)
     elif patience is not None:
-        callbacks.append(EarlyStopping(monitor="val_recall", mode="max", patience=patience))
+        # the epoch with the best validation recall is the one evaluated (see restore_best), as early stopping
+        # is meant: the epochs after it only showed that recall had stopped rising
+        callbacks += [EarlyStopping(monitor="val_recall", mode="max", patience=patience),
+                      ModelCheckpoint(dirpath=directory, filename=BEST, monitor="val_recall", mode="max",
+                                      save_top_k=1, save_on_train_epoch_end=True, enable_version_counter=False,
+                                      save_weights_only=True)]
     loggers = [CSVLogger(directory, name="logs", version="")]
     try:  # TensorBoard when installed
         import tensorboard  # noqa: F401

@@ -174,6 +174,33 @@ def test_brand_popularity_is_the_brands_share_of_log_popularity():
     assert shared.products.drop(columns="popularity").equals(base.products.drop(columns="popularity"))
 
 
+def test_sibling_purchases_are_another_kind_of_the_same_department_and_irrelevant():
+    from mmpaper.data.world import COMPLEMENT, DEPARTMENTS
+    from mmpaper.data.vocabulary import CATEGORIES
+
+    def bought(world):
+        p = world.purchases.merge(world.queries[["query_id", "category"]], on="query_id")
+        return p.assign(kind=world.products["category"].to_numpy()[p["product_id"]])
+
+    cfg = world_config("smoke", n_products=2_000, n_train_queries=1_500, p_offtarget=0.0)
+    base, kin = generate_world(cfg), generate_world(world_config("smoke", n_products=2_000, n_train_queries=1_500,
+                                                                   p_offtarget=0.0, p_sibling=0.2))
+    department = np.array([DEPARTMENTS.index(CATEGORIES[c][0]) for c in CATEGORY_NAMES])
+    b, k = bought(base), bought(kin)
+    assert (b["kind"] == b["category"]).all()  # without them (and no complements), every purchase is on target
+    other = k[k["kind"] != k["category"]]
+    share = len(other) / len(k)
+    assert 0.12 < share < 0.25, share          # about p_sibling of the purchases (a few merge as duplicates)
+    assert (department[other["kind"]] == department[other["category"]]).all()
+    assert not COMPLEMENT[other["category"], other["kind"]].any()
+    labels = kin.labels(other["query_id"].to_numpy(), other["product_id"].to_numpy())
+    assert (labels == I).all()
+    # drawn from their own stream: the catalog and the train-period queries are those of the world without them
+    assert kin.products.equals(base.products)
+    train = [w.queries.loc[w.queries["query_id"] < 1_500, ["query_id", "query"]] for w in (base, kin)]
+    assert train[0].equals(train[1])
+
+
 def test_captions_name_every_kind_in_everyday_words_and_never_a_brand_or_material(world):
     from mmpaper.data.vocabulary import CATEGORIES, MATERIALS
 

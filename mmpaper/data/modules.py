@@ -53,7 +53,7 @@ class FeatureStore:
     images: np.ndarray | None = None
 
     def product_batch(self, rows, prefix: str = "product") -> dict[str, torch.Tensor]:
-        rows = torch.as_tensor(rows, dtype=torch.long)
+        rows = torch.from_numpy(np.array(rows, dtype=np.int64))  # a copy: index arrays may be read-only
         out = self.product_tokens.rows(rows, prefix)
         if self.product_clip is not None:
             out[f"{prefix}_clip"] = self.product_clip[rows]
@@ -62,7 +62,7 @@ class FeatureStore:
         return out
 
     def query_batch(self, rows) -> dict[str, torch.Tensor]:
-        rows = torch.as_tensor(rows, dtype=torch.long)
+        rows = torch.from_numpy(np.array(rows, dtype=np.int64))
         out = self.query_tokens.rows(rows, "query")
         if self.query_clip is not None:
             out["query_clip"] = self.query_clip[rows]

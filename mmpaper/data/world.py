@@ -10,8 +10,9 @@ What is designed in (the data card ``data_cards/synthetic_world.md`` restates it
   shopper register (synonyms, shuffled word order, typos), so their words overlap the purchased title only in part.
   Visual attributes are asked for more often than titles state them — the gap an image can fill.
 * **Purchases** are sampled from how well a product fits the intent (each matching attribute raises its
-  utility), plus popularity and Gumbel noise, so substitutes get bought too. Train-period and eval-period queries
-  are drawn separately, as the paper's 12 training months and later evaluation month.
+  utility), plus popularity and Gumbel noise, so substitutes get bought too; a few are of a complementary kind, or
+  of another kind from the same department (Irrelevant by the labels), as in a noisy log. Train-period and
+  eval-period queries are drawn separately, as the paper's 12 training months and later evaluation month.
 * **Labels** for any (query, product) pair follow from attributes: Exact (right category, every asked attribute
   matches), Substitute (right category, some asked attribute differs), Complement (a complementary category),
   Irrelevant (anything else). **Seen negatives**: products matched to a query (same category) but not bought.
@@ -38,7 +39,8 @@ import pandas as pd
 from .vocabulary import (CATEGORIES, COLOUR_SHARE, COLOURS, DEPARTMENT_MATERIALS, MATERIALS, PATTERNS,
                          SILHOUETTE_WORDS, SYLLABLES, TITLE_EXTRAS)
 
-WORLD_VERSION = 6  # bump when generation changes, so cached worlds are never reused across versions
+WORLD_VERSION = 7  # bump when generation changes, so cached worlds are never reused across versions
+CAPTION_VERSION = 6  # bump when the caption corpus changes: the stage-0 CLIPs pretrained on it are cached by it
 E, S, C, I = 0, 1, 2, 3
 NONE = -1  # an attribute the intent does not ask for
 
@@ -82,6 +84,8 @@ class WorldConfig:
     n_candidates: int = 64              # products a shopper considers per purchase decision (same category)
     exposure: float = 0.0               # how much the shop shows popular products: considered ~ popularity^exposure
     p_offtarget: float = 0.05           # purchases of a complement instead of the searched kind (noisy logs)
+    p_sibling: float = 0.0              # purchases of another kind of the same department (searched boots, bought
+                                        # sneakers): in the log, and Irrelevant by the labels
 
     def key(self) -> str:
         blob = json.dumps({"version": WORLD_VERSION, **asdict(self)}, sort_keys=True)
@@ -90,7 +94,7 @@ class WorldConfig:
     def caption_key(self) -> str:
         """What the caption corpus depends on (it is drawn from its own random stream, apart from the catalog),
         so the stage-0 CLIP pretrained on it is reused by every world that differs only in its catalog."""
-        blob = json.dumps({"version": WORLD_VERSION, "seed": self.seed, "n_captions": self.n_captions,
+        blob = json.dumps({"version": CAPTION_VERSION, "seed": self.seed, "n_captions": self.n_captions,
                            "image_size": self.image_size, "p_caption_colour": self.p_caption_colour,
                            "p_caption_pattern": self.p_caption_pattern}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
@@ -104,7 +108,7 @@ WORLD_PRESETS = {
     "cpu": WorldConfig(n_captions=24_000, n_products=3_850, category_skew=0.706, n_train_queries=6_200,
                        p_query_colour=0.145, p_query_brand=0.152, p_query_extra=0.507, p_title_colour=0.924,
                        exposure=2.685, popularity_weight=1.517, brand_popularity=0.017, attribute_weight=4.868,
-                       p_offtarget=0.001, purchases_train=4.168, purchases_eval=3.563),
+                       p_offtarget=0.001, p_sibling=0.0, purchases_train=4.168, purchases_eval=3.563),
 }
 # not yet calibrated (no GPU was lent to run its calibration): the cpu world's settings at paper-like sizes
 WORLD_PRESETS["gpu"] = replace(WORLD_PRESETS["cpu"], n_products=400_000, n_train_queries=200_000,
@@ -428,13 +432,17 @@ def _query_text(intent: np.ndarray, rng: np.random.Generator, cfg: WorldConfig, 
 
 
 def _purchases(cfg: WorldConfig, rng: np.random.Generator, intents: np.ndarray, products: pd.DataFrame,
-               mean_purchases: float) -> tuple[list[np.ndarray], np.ndarray]:
+               mean_purchases: float, sibling_rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
     """Per query: its purchased product ids and its seen negatives (considered candidates not bought).
 
     A shopper considers ``n_candidates`` products of the searched kind and buys the best by utility: each asked
     attribute that matches adds ``attribute_weight`` (a mismatch subtracts it), plus ``popularity_weight`` ·
     log-popularity and Gumbel noise, so substitutes get bought too. A share ``p_offtarget`` of purchases is of a
-    complementary kind instead (a case bought after searching for a phone): purchase logs are noisy."""
+    complementary kind instead (a case bought after searching for a phone): purchase logs are noisy. A share
+    ``p_sibling`` of the rest is of another kind from the same department that is no complement (sneakers bought
+    after searching for boots), drawn as the shop shows them (popularity^exposure): the log counts it, the labels
+    call it Irrelevant. Those are drawn from
+    ``sibling_rng``, its own stream, so a world without them is the same world as before."""
     attrs = products[["category", "colour", "pattern", "material", "brand"]].to_numpy().astype(np.int64)
     popularity = products["popularity"].to_numpy(np.float64)
     log_pop = np.log(popularity)
@@ -442,6 +450,8 @@ def _purchases(cfg: WorldConfig, rng: np.random.Generator, intents: np.ndarray, 
     n_q = len(intents)
     n_buy = 1 + rng.poisson(max(mean_purchases - 1, 0), n_q)
     n_off = rng.binomial(n_buy, cfg.p_offtarget)
+    n_sib = sibling_rng.binomial(n_buy - n_off, cfg.p_sibling) if cfg.p_sibling > 0 else np.zeros_like(n_buy)
+    department = np.array([DEPARTMENTS.index(CATEGORIES[c][0]) for c in CATEGORY_NAMES])
     bought: list[np.ndarray] = [np.empty(0, np.int64)] * n_q
     negatives = np.full((n_q, cfg.n_seen_negatives), -1, dtype=np.int64)
     weights = cfg.attribute_weight * np.array([1.0, 0.75, 0.5, 1.0])  # colour, pattern, material, brand
@@ -460,12 +470,21 @@ def _purchases(cfg: WorldConfig, rng: np.random.Generator, intents: np.ndarray, 
         ranked = np.take_along_axis(cand, order, axis=1)
         complements = np.concatenate([by_category[o] for o in np.flatnonzero(COMPLEMENT[c])] or [pool])
         p_comp = popularity[complements] / popularity[complements].sum()
+        kin = [o for o in np.flatnonzero(department == department[c]) if o != c and not COMPLEMENT[c, o]]
+        siblings = np.concatenate([by_category[o] for o in kin] or [np.empty(0, np.int64)])
+        # the shop shows the other kinds as it shows the searched one (popularity^exposure), so the same few
+        # popular products of a kin kind are the ones bought instead
+        sib_shown = popularity[siblings] ** cfg.exposure
+        p_sib = sib_shown / sib_shown.sum() if siblings.size else None
         for j, r in enumerate(rows):
             uniq = pd.unique(ranked[j])
-            on_target = uniq[: n_buy[r] - n_off[r]]
+            n_on = n_buy[r] - n_off[r] - (n_sib[r] if siblings.size else 0)
+            on_target = uniq[:n_on]
             off_target = rng.choice(complements, n_off[r], p=p_comp) if n_off[r] else np.empty(0, np.int64)
-            bought[r] = pd.unique(np.concatenate([on_target, off_target]))
-            rest = uniq[n_buy[r] - n_off[r]:]
+            sibling = sibling_rng.choice(siblings, n_sib[r], p=p_sib) if siblings.size and n_sib[r] else \
+                np.empty(0, np.int64)
+            bought[r] = pd.unique(np.concatenate([on_target, off_target, sibling]))
+            rest = uniq[n_on:]
             take = rest[rng.permutation(rest.size)[: cfg.n_seen_negatives]]
             negatives[r, : take.size] = take
     return bought, negatives
@@ -591,11 +610,12 @@ def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
     steps.update()
     tables, negs = [], []
     next_id = 0
-    for split, n, mean_purchases in (("train", cfg.n_train_queries, cfg.purchases_train),
-                                     ("eval", cfg.n_eval_queries, cfg.purchases_eval)):
+    for stream, (split, n, mean_purchases) in enumerate((("train", cfg.n_train_queries, cfg.purchases_train),
+                                                         ("eval", cfg.n_eval_queries, cfg.purchases_eval))):
         intents = _intents(cfg, rng, n, products)
         texts = [_query_text(it, rng, cfg, brands) for it in intents]
-        bought, neg = _purchases(cfg, rng, intents, products, mean_purchases)
+        bought, neg = _purchases(cfg, rng, intents, products, mean_purchases,
+                                 np.random.default_rng([cfg.seed, 3, stream]))
         ids = np.arange(next_id, next_id + n, dtype=np.int64)
         next_id += n
         q = pd.DataFrame({"query_id": ids, "query": texts, "split": split})
