@@ -147,8 +147,6 @@ BEST = "best"  # the best-validation-recall checkpoint's file name (without .ckp
 def restore_best(system, directory) -> int | None:
     """Load the weights of the epoch with the best validation recall into ``system`` (when early stopping kept
     them, see :func:`make_trainer`); return that epoch's number (counted from 1), or None."""
-    import torch
-
     path = Path(directory) / f"{BEST}.ckpt"
     if not path.exists():
         return None

@@ -341,6 +341,9 @@ for _a, _spec in CATEGORIES.items():
     for _b in _spec[5]:
         COMPLEMENT[CATEGORY_NAMES.index(_a), CATEGORY_NAMES.index(_b)] = True
         COMPLEMENT[CATEGORY_NAMES.index(_b), CATEGORY_NAMES.index(_a)] = True
+# kin kinds: another kind of the same department that is no complement (boots and sneakers), bought instead
+_DEPARTMENT = np.array([DEPARTMENTS.index(CATEGORIES[c][0]) for c in CATEGORY_NAMES])
+KIN = (_DEPARTMENT[:, None] == _DEPARTMENT[None, :]) & ~COMPLEMENT & ~np.eye(len(CATEGORY_NAMES), dtype=bool)
 
 
 def _generate_products(cfg: WorldConfig, rng: np.random.Generator, brands: list[str]) -> pd.DataFrame:
@@ -441,8 +444,8 @@ def _purchases(cfg: WorldConfig, rng: np.random.Generator, intents: np.ndarray, 
     complementary kind instead (a case bought after searching for a phone): purchase logs are noisy. A share
     ``p_sibling`` of the rest is of another kind from the same department that is no complement (sneakers bought
     after searching for boots), drawn as the shop shows them (popularity^exposure): the log counts it, the labels
-    call it Irrelevant. Those are drawn from
-    ``sibling_rng``, its own stream, so a world without them is the same world as before."""
+    call it Irrelevant. Those are drawn from ``sibling_rng``, its own stream, so a world without them is the same
+    world as before."""
     attrs = products[["category", "colour", "pattern", "material", "brand"]].to_numpy().astype(np.int64)
     popularity = products["popularity"].to_numpy(np.float64)
     log_pop = np.log(popularity)
@@ -451,7 +454,6 @@ def _purchases(cfg: WorldConfig, rng: np.random.Generator, intents: np.ndarray, 
     n_buy = 1 + rng.poisson(max(mean_purchases - 1, 0), n_q)
     n_off = rng.binomial(n_buy, cfg.p_offtarget)
     n_sib = sibling_rng.binomial(n_buy - n_off, cfg.p_sibling) if cfg.p_sibling > 0 else np.zeros_like(n_buy)
-    department = np.array([DEPARTMENTS.index(CATEGORIES[c][0]) for c in CATEGORY_NAMES])
     bought: list[np.ndarray] = [np.empty(0, np.int64)] * n_q
     negatives = np.full((n_q, cfg.n_seen_negatives), -1, dtype=np.int64)
     weights = cfg.attribute_weight * np.array([1.0, 0.75, 0.5, 1.0])  # colour, pattern, material, brand
@@ -470,19 +472,20 @@ def _purchases(cfg: WorldConfig, rng: np.random.Generator, intents: np.ndarray, 
         ranked = np.take_along_axis(cand, order, axis=1)
         complements = np.concatenate([by_category[o] for o in np.flatnonzero(COMPLEMENT[c])] or [pool])
         p_comp = popularity[complements] / popularity[complements].sum()
-        kin = [o for o in np.flatnonzero(department == department[c]) if o != c and not COMPLEMENT[c, o]]
-        siblings = np.concatenate([by_category[o] for o in kin] or [np.empty(0, np.int64)])
-        # the shop shows the other kinds as it shows the searched one (popularity^exposure), so the same few
-        # popular products of a kin kind are the ones bought instead
-        sib_shown = popularity[siblings] ** cfg.exposure
-        p_sib = sib_shown / sib_shown.sum() if siblings.size else None
+        siblings = np.concatenate([by_category[o] for o in np.flatnonzero(KIN[c])] or [np.empty(0, np.int64)])
+        p_sib = None
+        if cfg.p_sibling > 0 and siblings.size:
+            # the shop shows the other kinds as it shows the searched one (popularity^exposure), so the same few
+            # popular products of a kin kind are the ones bought instead
+            p_sib = popularity[siblings] ** cfg.exposure
+            p_sib /= p_sib.sum()
         for j, r in enumerate(rows):
             uniq = pd.unique(ranked[j])
-            n_on = n_buy[r] - n_off[r] - (n_sib[r] if siblings.size else 0)
+            n_kin = n_sib[r] if siblings.size else 0  # a kind without kin buys on target instead
+            n_on = n_buy[r] - n_off[r] - n_kin
             on_target = uniq[:n_on]
             off_target = rng.choice(complements, n_off[r], p=p_comp) if n_off[r] else np.empty(0, np.int64)
-            sibling = sibling_rng.choice(siblings, n_sib[r], p=p_sib) if siblings.size and n_sib[r] else \
-                np.empty(0, np.int64)
+            sibling = sibling_rng.choice(siblings, n_kin, p=p_sib) if n_kin else np.empty(0, np.int64)
             bought[r] = pd.unique(np.concatenate([on_target, off_target, sibling]))
             rest = uniq[n_on:]
             take = rest[rng.permutation(rest.size)[: cfg.n_seen_negatives]]
