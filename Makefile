@@ -32,7 +32,9 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import torch, torchvision, open_clip, faiss, pytorch_lightning; print('mmpaper environment ready: torch', torch.__version__)"
 	touch $@
 
+# the layering contract first (pyproject.toml [tool.importlinter]: layers point down, DESIGN.md §3), then the tests
 test: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 
 # Python 3.13 (Colab's runtime): every dependency resolves to wheels for CPython 3.13 (a pip dry run against the
@@ -65,8 +67,7 @@ book: $(STAMP)
 book-check: $(STAMP)
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
 		{ echo "book-check needs headless Chromium: apt-get update && apt-get install -y chromium"; exit 2; }
-	$(PY) -c "import sys; from mmpaper.book import browser_check; \
-		sys.exit(min(1, browser_check('_build/$(PRESET)/_build/html', '_build/$(PRESET)/screenshots')))"
+	$(PY) -m mmpaper book-check --preset $(PRESET)
 
 # the paper's 3,384,067 products in full; the search on BENCH_QUERIES of its 38,268 queries (linear in queries)
 BENCH_QUERIES ?= 4096

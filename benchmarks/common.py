@@ -19,10 +19,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> dict:
-    """The package's description of the machine (``mmpaper.sweep.machine``), dated, with FAISS and NumPy."""
+    """The package's description of the machine (``mmpaper.provenance.machine``), dated, with FAISS and NumPy."""
     import faiss
 
-    from mmpaper.sweep import machine as package_machine
+    from mmpaper.provenance import machine as package_machine
 
     m = package_machine()
     return {"date": _dt.date.today().isoformat(), **{k: m[k] for k in ("cpu", "cores", "memory_gib", "gpu", "python",

@@ -15,26 +15,25 @@ that code and record agree.
 """
 from __future__ import annotations
 
-import hashlib
 import json
+import logging
 import math
 import time
 from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from filelock import FileLock, Timeout
 
-# Table 2's two single-modality rows (%), and Table 1's purchases per distinct query (5,400,836 / 988,090 and
-# 150,179 / 38,268)
-TARGETS = {
-    "bibert": {"R@100": 78.1, "E": 52.7, "S": 30.3, "C": 2.4, "I": 13.6},
-    "clip": {"R@100": 46.0, "E": 45.4, "S": 26.5, "C": 2.7, "I": 25.4},
-    "purchases_per_query": {"train": 5.5, "eval": 3.9},
-}
-TOLERANCE = {"R@100": 5.0, "E": 6.0, "S": 6.0, "C": 3.0, "I": 5.0}
-PURCHASES_TOLERANCE = 0.10  # relative, on Table 1's shape
-METRICS = ("R@100", "E", "S", "C", "I")
+from .data.world import WORLD_PRESETS, WorldConfig
+from .experiments import Experiment
+from .fsio import atomic_save, config_hash, write_json
+from .paper import METRICS, PURCHASES_TOLERANCE, TARGETS, TOLERANCE, deviations, distance, within_tolerance
+from .paths import calibration_record, default_runs_dir
+from .presets import PRESETS
+from .provenance import machine_line
+
+logger = logging.getLogger(__name__)
 
 # The world settings a calibration may move (issue 11: the catalog's composition, the query register, how
 # purchases are drawn), each with its range. Nothing outside the world and stage 0 is searched.
@@ -75,27 +74,17 @@ class CalibrationError(ValueError):
     """A calibration that cannot start or cannot finish (unknown preset, no trials, a concurrent run)."""
 
 
-def record_path(world_preset: str) -> Path:
-    return ROOT / "data_cards" / f"calibration_{world_preset}.json"
-
-
 def stage0_clip(preset: str, seed: int, workdir: Path) -> Path:
     """The seed's stage-0 CLIP, pretrained once and shared by every candidate world: the caption corpus is drawn
     from its own random stream, so it is the same whatever the catalog settings (``WorldConfig.caption_key``),
     and the CLIP the book pretrains on the chosen world is this one."""
-    from .experiments import Experiment
-
-    from .experiments import PRESETS
-
     ex = Experiment(preset, runs_dir=Path(workdir) / "stage0", progress=False, seed=seed)
     p = PRESETS[preset]
     budget = json.dumps([p.clip_model, p.clip_epochs, p.clip_batch_size, p.lr_clip, p.accelerator])
-    key = ex.world_config().caption_key() + "-" + hashlib.sha256(budget.encode()).hexdigest()[:8]
+    key = ex.world_config().caption_key() + "-" + config_hash(budget, 8)
     path = Path(workdir) / f"clip-seed{seed}-{key}.pt"  # what it depends on: the captions and the CLIP's budget
     if not path.exists():
-        tmp = path.with_name(f".{path.name}.tmp")
-        ex.clip_towers().save(tmp)
-        tmp.replace(path)
+        atomic_save(path, ex.clip_towers().save)
     return path
 
 
@@ -104,8 +93,6 @@ def baseline_metrics(preset: str, seed: int, settings: dict, runs_dir: Path, cac
     """Train and evaluate the two baselines (BiBERT, CLIP zero-shot) on the world with ``settings``: Table 2's
     numbers in %, and Table 1's purchases per distinct query. ``clip_checkpoint``: the seed's stage-0 CLIP, when
     it was pretrained already (:func:`stage0_clip`)."""
-    from .experiments import Experiment
-
     extra = {"clip_pretrained": str(clip_checkpoint)} if clip_checkpoint else {}
     ex = Experiment(preset, runs_dir=runs_dir, cache_dir=cache_dir, progress=False, seed=seed,
                     world_settings=tuple(sorted(settings.items())), **extra)
@@ -119,37 +106,6 @@ def baseline_metrics(preset: str, seed: int, settings: dict, runs_dir: Path, cac
     return out
 
 
-def deviations(achieved: dict) -> dict[str, float]:
-    """Each target's deviation in units of its tolerance (|achieved − target| / tolerance; ≤ 1 is within)."""
-    dev = {}
-    for row in ("bibert", "clip"):
-        for m in METRICS:
-            dev[f"{row} {m}"] = abs(achieved[row][m] - TARGETS[row][m]) / TOLERANCE[m]
-    for split, target in TARGETS["purchases_per_query"].items():
-        dev[f"purchases/query {split}"] = abs(achieved["purchases_per_query"][split] - target) / \
-            (PURCHASES_TOLERANCE * target)
-    return dev
-
-
-def distance(achieved: dict) -> float:
-    """The search's objective: root mean square of the tolerance-scaled deviations (smooth, unlike the maximum,
-    which decides whether a setting is within tolerance)."""
-    dev = list(deviations(achieved).values())
-    return math.sqrt(sum(d * d for d in dev) / len(dev))
-
-
-def within_tolerance(achieved: dict) -> bool:
-    return max(deviations(achieved).values()) <= 1.0
-
-
-def _machine() -> str:
-    from .sweep import machine
-
-    m = machine()
-    return f"{m['cpu']}, {m['cores']} CPU cores, " + (f"GPU {m['gpu']}, " if m["gpu"] else "") + \
-        f"Python {m['python']}"
-
-
 def calibrate(preset: str = "cpu", *, trials: int = 20, seeds: tuple[int, ...] = (0, 1, 2), search_seed: int = 0,
               verify_top: int = 3, search_seeds: int = 1, workdir: Path | None = None, out: Path | None = None,
               progress: bool = True) -> dict:
@@ -157,11 +113,6 @@ def calibrate(preset: str = "cpu", *, trials: int = 20, seeds: tuple[int, ...] =
 
     ``search_seeds``: how many of ``seeds`` each trial is scored on (the objective pools their deviations). One
     is fastest; all of them keep the search from fitting one seed's draw of the world and its BiBERT."""
-    from filelock import FileLock, Timeout
-
-    from .data.world import WORLD_PRESETS, WorldConfig
-    from .experiments import PRESETS
-
     if preset not in PRESETS or PRESETS[preset].world not in WORLD_PRESETS:
         valid = [p for p in PRESETS if PRESETS[p].world in WORLD_PRESETS]
         raise CalibrationError(f"--preset {preset!r} has no embedded world to calibrate; valid: {valid}")
@@ -173,9 +124,9 @@ def calibrate(preset: str = "cpu", *, trials: int = 20, seeds: tuple[int, ...] =
     space = SPACES[world_preset]
     known = {f.name for f in fields(WorldConfig)}
     assert set(space) <= known, set(space) - known
-    workdir = Path(workdir or ROOT / "runs" / "calibration" / preset)
+    workdir = Path(workdir or default_runs_dir() / "calibration" / preset)
     workdir.mkdir(parents=True, exist_ok=True)
-    out = Path(out or record_path(world_preset))
+    out = Path(out or calibration_record(world_preset))
     lock = FileLock(str(workdir / ".lock"))
     try:
         lock.acquire(timeout=0)
@@ -191,7 +142,7 @@ def calibrate(preset: str = "cpu", *, trials: int = 20, seeds: tuple[int, ...] =
 
 def _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_top, search_seeds, workdir, out,
                progress, defaults) -> dict:
-    import optuna
+    import optuna  # heavy: loaded by the calibration only
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     t0 = time.perf_counter()
@@ -217,11 +168,11 @@ def _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_t
         d = math.sqrt(sum(distance(a) ** 2 for a in by_seed.values()) / len(by_seed))
         if progress:
             b, c = achieved["bibert"], achieved["clip"]
-            print(f"trial {trial.number:3d}  distance {d:5.2f}  BiBERT " +
-                  " ".join(f"{b[m]:5.1f}" for m in METRICS) + "  CLIP " + " ".join(f"{c[m]:5.1f}" for m in METRICS) +
-                  f"  purchases/query {achieved['purchases_per_query']['train']:.2f} / "
-                  f"{achieved['purchases_per_query']['eval']:.2f}  ({time.perf_counter() - start:.0f} s)",
-                  flush=True)
+            logger.info(f"trial {trial.number:3d}  distance {d:5.2f}  BiBERT " +
+                        " ".join(f"{b[m]:5.1f}" for m in METRICS) + "  CLIP " +
+                        " ".join(f"{c[m]:5.1f}" for m in METRICS) +
+                        f"  purchases/query {achieved['purchases_per_query']['train']:.2f} / "
+                        f"{achieved['purchases_per_query']['eval']:.2f}  ({time.perf_counter() - start:.0f} s)")
         return d
 
     done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
@@ -243,13 +194,13 @@ def _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_t
         worst = max(max(deviations(a).values()) for a in per_seed.values())
         candidates.append((worst, t.number, settings, per_seed))
         if progress:
-            print(f"verify trial {t.number}: worst deviation over seeds {seeds} = {worst:.2f} tolerance", flush=True)
+            logger.info(f"verify trial {t.number}: worst deviation over seeds {seeds} = {worst:.2f} tolerance")
     worst, number, settings, per_seed = min(candidates, key=lambda c: (c[0], c[1]))
     record = {
         "preset": world_preset,
         "status": "calibrated" if worst <= 1.0 else "not within tolerance",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(),
+        "machine": machine_line(),
         "targets": TARGETS,
         "tolerance": {**TOLERANCE, "purchases_per_query_relative": PURCHASES_TOLERANCE},
         "seeds": list(seeds),
@@ -269,18 +220,11 @@ def _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_t
         "seconds": round(time.perf_counter() - t0, 1),  # this call's; a resumed search ran over several calls
         "trial_seconds_total": round(sum(t.user_attrs.get("seconds", 0.0) for t in complete), 1),
     }
-    _write_atomically(out, record)
+    write_json(out, record)
     if progress:
-        print(f"{record['status']}: worst deviation {worst:.2f} × tolerance over seeds {list(seeds)}; record {out}")
+        logger.info(f"{record['status']}: worst deviation {worst:.2f} × tolerance over seeds {list(seeds)}; record {out}")
     return record
 
 
 def _rounded(achieved: dict) -> dict:
     return {row: {k: round(v, 2) for k, v in vals.items()} for row, vals in achieved.items()}
-
-
-def _write_atomically(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    tmp.replace(path)

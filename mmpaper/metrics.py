@@ -11,9 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LABELS = ("E", "S", "C", "I")  # Exact, Substitute, Complement, Irrelevant: label codes 0..3
-UNLABELLED = -1  # a prediction whose (query, product) pair carries no label
-PADDING = -2     # a slot of a short top-k list: no prediction at all
+from .paper import LABELS, PADDING, UNLABELLED  # noqa: F401  (the label coding, re-exported for the metrics' readers)
 
 
 def _as_topk(topk: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Figures for the book (matplotlib + seaborn), each a function of run directories or the world.
+"""Figures for the book (matplotlib + seaborn): pure drawing from tables and arrays; nothing is read here
+(:mod:`mmpaper.figures` reads the run directories and hands the arrays over).
 
 Every figure is drawn :data:`WIDTH_IN` inches wide and shown at the width of the book's content column, so a
 font of ``f`` points renders at ``f * column_px / (72 * WIDTH_IN)`` pixels. With no font below
@@ -13,13 +14,13 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from .experiments import VARIANTS, Experiment
+from .data.vocabulary import CATEGORY_NAMES
+from .paper import LABEL_NAMES, variant_label
 
 WIDTH_IN = 7.0
 MIN_FONT_PT = 8.0
 MIN_COLUMN_PX = 10 * 72 * WIDTH_IN / MIN_FONT_PT  # = 630 px
 LABEL_COLOURS = {0: "#2ca02c", 1: "#1f77b4", 2: "#ff7f0e", 3: "#d62728", -1: "#7f7f7f"}
-LABEL_NAMES = {0: "Exact", 1: "Substitute", 2: "Complement", 3: "Irrelevant", -1: "unlabelled"}
 OURS, PAPER = "#4c72b0", "#b8b8b8"
 
 
@@ -34,17 +35,8 @@ def _style():
         yield plt
 
 
-def variant_label(name: str) -> str:
-    """A Table 2 row as the paper prints it, with its training switches: ``4tMM MLP (joint, seen neg)``."""
-    v = VARIANTS.get(name)
-    if v is None:
-        return name
-    switches = (["joint"] if v.tune_bibert and v.train_mlp else ["train MLP"] if v.train_mlp else [])
-    switches += ["seen neg"] if v.seen_negatives else []
-    return f"{v.label} ({', '.join(switches)})" if switches else v.label
-
-
-def _wrap(text: str, width: int, max_lines: int = 3) -> str:
+def wrap(text: str, width: int, max_lines: int = 3) -> str:
+    """``text`` in lines of at most ``width`` characters, at most ``max_lines`` of them (… marks a cut)."""
     lines, line = [], ""
     for w in str(text).split():
         if len(line) + len(w) + 1 > width and line:
@@ -85,7 +77,7 @@ def world_tour(world, n: int = 6, seed: int = 0):
         fig, axes = plt.subplots(2, n, figsize=(WIDTH_IN, 3.9))
         for ax, i in zip(axes[0], idx):
             ax.imshow(world.images[i], interpolation="nearest")
-            ax.set_title(_wrap(world.products["title"].iloc[i], 16), fontsize=8)
+            ax.set_title(wrap(world.products["title"].iloc[i], 16), fontsize=8)
             ax.axis("off")
         photos = getattr(world, "photos", None)
         if photos is not None and len(photos):
@@ -121,63 +113,11 @@ def _example_grid(plt, rows: list[tuple[str, list[tuple[int, int, bool]]]], imag
     return fig
 
 
-def _picks(n_total: int, n: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).choice(n_total, min(n, n_total), replace=False)
-
-
-def retrieved_examples(ex: Experiment, names: list[str], n_queries: int = 3, n_shown: int = 5, seed: int = 1):
-    """For a few eval queries, the top products each model retrieves, framed by label; ★ marks a purchase."""
-    cat = ex.catalog
-    qids = ex.eval_query_ids()
-    bought = set(zip(cat.purchases["query_id"], cat.purchases["product_id"]))
-    qtext = cat.queries.set_index("query_id")["query"]
-    tops = {n: ex.result(n) for n in names}
-    rows = []
-    for row in _picks(len(qids), n_queries, seed):
-        for name in names:
-            topk = np.load(tops[name].directory / "topk.npy")[row]
-            labels = np.load(tops[name].directory / "topk_labels.npy")[row]
-            items = [(int(topk[j]), int(labels[j]), (int(qids[row]), int(topk[j])) in bought) for j in range(n_shown)]
-            rows.append((f"“{_wrap(qtext[qids[row]], 22, 2)}”\n{variant_label(name)}", items))
+def example_rows(rows: list[tuple[str, list[tuple[int, int, bool]]]], images, n_shown: int = 5):
+    """One row per (caption, [(product, label, purchased)]): the products framed by label; ★ marks a purchase."""
     with _style() as plt:
-        fig = _example_grid(plt, rows, cat.images, n_shown)
+        fig = _example_grid(plt, rows, images, n_shown)
         _label_legend(fig, extra=None)
-        fig.tight_layout(rect=(0, 0.06, 1, 1))
-    return fig
-
-
-def net_examples(ex: Experiment, name: str = "4tmm-cat", base: str = "bibert", n_queries: int = 3,
-                 n_shown: int = 5, seed: int = 3):
-    """Net predictions: the best-ranked products of ``name``'s top-k that ``base``'s top-k does not contain.
-
-    Queries are drawn among those whose net predictions include a purchase (when any do), so the figure shows what
-    the net-match analysis counts: products only the multimodal model finds."""
-    cat = ex.catalog
-    qids = ex.eval_query_ids()
-    bought = set(zip(cat.purchases["query_id"], cat.purchases["product_id"]))
-    qtext = cat.queries.set_index("query_id")["query"]
-    topk = np.load(ex.result(name).directory / "topk.npy")
-    labels = np.load(ex.result(name).directory / "topk_labels.npy")
-    base_topk = np.load(ex.result(base).directory / "topk.npy")
-    net_rows = []
-    for row in range(len(qids)):
-        keep = ~np.isin(topk[row], base_topk[row])
-        net_rows.append(np.flatnonzero(keep))
-    has_purchase = [i for i, cols in enumerate(net_rows)
-                    if any((int(qids[i]), int(topk[i, c])) in bought for c in cols)]
-    pool = np.array(has_purchase if len(has_purchase) >= n_queries else range(len(qids)))
-    chosen = pool[_picks(len(pool), n_queries, seed)]
-    rows = []
-    for row in chosen:
-        cols = net_rows[row][:n_shown]
-        items = [(int(topk[row, c]), int(labels[row, c]), (int(qids[row]), int(topk[row, c])) in bought)
-                 for c in cols]
-        ranks = ", ".join(str(int(c) + 1) for c in cols)
-        rows.append((f"“{_wrap(qtext[qids[row]], 22, 2)}”\n{len(net_rows[row])} net; ranks {_wrap(ranks, 22, 2)}",
-                     items))
-    with _style() as plt:
-        fig = _example_grid(plt, rows, cat.images, n_shown)
-        _label_legend(fig)
         fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
@@ -240,21 +180,17 @@ def alpha_curve(curve: dict[str, float], chosen: float):
     return fig
 
 
-def overlap_distribution(ex: Experiment, names: list[str]):
-    """Per-query overlap with BiBERT's top-k (Table 3 as distributions)."""
+def overlap_distribution(overlaps: dict[str, np.ndarray], k: int):
+    """Per-query overlap with BiBERT's top-k (Table 3 as distributions): ``overlaps[variant]`` per eval query."""
     import seaborn as sns
 
-    from .metrics import overlap
-
-    base = np.load(ex.result("bibert").directory / "topk.npy")
-    rows = [pd.DataFrame({"model": variant_label(n),
-                          "overlap": overlap(np.load(ex.result(n).directory / "topk.npy"), base)}) for n in names]
+    rows = [pd.DataFrame({"model": variant_label(n), "overlap": o}) for n, o in overlaps.items()]
     with _style() as plt:
-        fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.32 * len(names) + 1.2))
+        fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.32 * len(overlaps) + 1.2))
         sns.boxplot(data=pd.concat(rows), y="model", x="overlap", ax=ax, color="#8fb0d9", fliersize=2)
-        ax.set_xlabel(f"|top-{ex.preset.k} ∩ BiBERT top-{ex.preset.k}| per eval query")
+        ax.set_xlabel(f"|top-{k} ∩ BiBERT top-{k}| per eval query")
         ax.set_ylabel("")
-        ax.set_xlim(0, ex.preset.k)
+        ax.set_xlim(0, k)
         fig.tight_layout()
     return fig
 
@@ -279,50 +215,42 @@ def three_vs_four_tower(cmp: pd.DataFrame):
     return fig
 
 
-def false_positive_examples(ex: Experiment, names: list[str], n_photos: int = 2, n_shown: int = 5, seed: int = 0):
+FP_KINDS = ("the product", "match", "false +", "other")  # what a returned product is to the photo
+
+
+def photo_match_kinds(top: np.ndarray, target: int, attributes: np.ndarray) -> np.ndarray:
+    """What each returned product is to the photographed one: 0 the product itself, 1 a visual match (same
+    category, colour, pattern), 2 a false positive (same colour and pattern, another category), 3 other."""
+    a, b = attributes[top], attributes[target]
+    look = (a[:, 1] == b[1]) & (a[:, 2] == b[2])
+    return np.where(top == target, 0, np.where(look & (a[:, 0] == b[0]), 1, np.where(look, 2, 3)))
+
+
+def false_positive_examples(photos: list[dict], product_images, attributes: np.ndarray, n_shown: int = 5):
     """Query photos beside each visual-search model's top products, framed by what they are: the photographed
     product (green), a visual match (blue: same category, colour, pattern), a false positive (red: same colour
-    and pattern, another category) or other (grey). Photos are the ones where image-to-image matching puts the
-    most false positives in its top ``n_shown``, so the chapter shows the failure the paper is about."""
-    from .data.world import CATEGORY_NAMES
-
-    cat = ex.catalog
-    attrs = cat.products[["category", "colour", "pattern"]].to_numpy()
-    rows = np.load(ex.result(names[0]).directory / "eval_photo_rows.npy")
-    target = cat.photos["product_id"].to_numpy()[rows]
-    tops = {n: np.load(ex.result(n).directory / "topk.npy")[:, :n_shown] for n in names}
-
-    def kinds(top, t):
-        a, b = attrs[top], attrs[t]
-        look = (a[:, 1] == b[1]) & (a[:, 2] == b[2])
-        return np.where(top == t, 0, np.where(look & (a[:, 0] == b[0]), 1, np.where(look, 2, 3)))
-
-    fp = np.array([(kinds(tops[names[0]][i], target[i]) == 2).sum() for i in range(len(rows))])
-    rng = np.random.default_rng(seed)
-    picks = np.argsort(-fp + 0.01 * rng.random(len(fp)), kind="stable")[:n_photos]
+    and pattern, another category) or other (grey). ``photos``: one dict per row, ``{"name", "text", "image",
+    "target", "top"}`` (the model, its query text, the photo, the photographed product, the model's top ids)."""
     colours = ["#2ca02c", "#1f77b4", "#d62728", "#9a9a9a"]
-    words = ["the product", "match", "false +", "other"]
     with _style() as plt:
-        n_rows = n_photos * len(names)
+        n_rows = len(photos)
         fig, axes = plt.subplots(n_rows, n_shown + 2, figsize=(WIDTH_IN, 1.2 * n_rows + 0.5),
                                  gridspec_kw={"width_ratios": [1.5, 1] + [1] * n_shown}, squeeze=False)
-        for pi, i in enumerate(picks):
-            for mi, name in enumerate(names):
-                r = pi * len(names) + mi
-                query = f"\n+ “{cat.photos['query'].iloc[rows[i]]}”" if name.endswith("4tower") else ""
-                axes[r, 0].axis("off")
-                axes[r, 0].text(1.0, 0.5, f"{name}{query}", ha="right", va="center", fontsize=8,
-                                transform=axes[r, 0].transAxes)
-                ax = axes[r, 1]
-                ax.imshow(cat.photo_images[rows[i]], interpolation="nearest")
-                _frame(ax, "black", 1.0)
-                ax.set_title(_wrap(f"photo: {CATEGORY_NAMES[attrs[target[i], 0]]}", 12, 2), fontsize=8, pad=2)
-                for j, (pid, kind) in enumerate(zip(tops[name][i], kinds(tops[name][i], target[i]))):
-                    ax = axes[r, j + 2]
-                    ax.imshow(cat.images[pid], interpolation="nearest")
-                    _frame(ax, colours[kind])
-                    label = words[kind] if kind != 2 else _wrap(f"false +: {CATEGORY_NAMES[attrs[pid, 0]]}", 12, 2)
-                    ax.set_title(label, fontsize=8, color=colours[kind], pad=2)
+        for r, row in enumerate(photos):
+            axes[r, 0].axis("off")
+            axes[r, 0].text(1.0, 0.5, row["name"] + row["text"], ha="right", va="center", fontsize=8,
+                            transform=axes[r, 0].transAxes)
+            ax = axes[r, 1]
+            ax.imshow(row["image"], interpolation="nearest")
+            _frame(ax, "black", 1.0)
+            ax.set_title(wrap(f"photo: {CATEGORY_NAMES[attributes[row['target'], 0]]}", 12, 2), fontsize=8, pad=2)
+            top = row["top"][:n_shown]
+            for j, (pid, kind) in enumerate(zip(top, photo_match_kinds(top, row["target"], attributes))):
+                ax = axes[r, j + 2]
+                ax.imshow(product_images[pid], interpolation="nearest")
+                _frame(ax, colours[kind])
+                label = FP_KINDS[kind] if kind != 2 else wrap(f"false +: {CATEGORY_NAMES[attributes[pid, 0]]}", 12, 2)
+                ax.set_title(label, fontsize=8, color=colours[kind], pad=2)
         from matplotlib.patches import Patch
 
         fig.legend(handles=[Patch(facecolor="white", edgecolor=c, linewidth=3, label=t) for c, t in
@@ -332,18 +260,14 @@ def false_positive_examples(ex: Experiment, names: list[str], n_photos: int = 2,
     return fig
 
 
-def visual_search_bars(ex: Experiment, names: list[str]):
-    """Recall@k and precision (left) and the false-positive rates (right) of each visual-search model."""
-    from .report import visual_table
-
-    t = visual_table(ex, names)
+def visual_search_bars(t: pd.DataFrame, labels: dict[str, str]):
+    """Recall@k and precision (left) and the false-positive rates (right) of each visual-search model, from the
+    visual-search table (:func:`mmpaper.report.tables.visual_table`); ``labels`` name the models."""
     fp = next(c for c in t.columns if c.startswith("false_positive@"))
     prec = next(c for c in t.columns if c.startswith("precision@"))
     good = [c for c in t.columns if c.startswith("recall@")] + [prec]
     bad = [fp, "distractor preferred"]
     with _style() as plt:
-        from .experiments import VISUAL_VARIANTS
-
         fig, axes = plt.subplots(1, 2, figsize=(WIDTH_IN, 3.8), gridspec_kw={"width_ratios": [len(good), len(bad)]})
         for ax, cols, title in [(axes[0], good, "finding the product\n(higher is better)"),
                                 (axes[1], bad, "false positives\n(lower is better)")]:
@@ -351,7 +275,7 @@ def visual_search_bars(ex: Experiment, names: list[str]):
             w = 0.8 / len(t)
             for i, (name, shade) in enumerate(zip(t.index, [1.0, 0.7, 0.45])):
                 ax.bar(x + (i - (len(t) - 1) / 2) * w, t.loc[name, cols].astype(float), width=w,
-                       color=OURS, alpha=shade, label=VISUAL_VARIANTS[name].label if name in VISUAL_VARIANTS else name)
+                       color=OURS, alpha=shade, label=labels.get(name, name))
             ax.set_xticks(x, [c.replace("_", " ").replace(" ", "\n") for c in cols])
             ax.set_title(title)
             ax.set_ylabel("%")

@@ -24,7 +24,7 @@ def embed(encode: Callable[[Mapping[str, torch.Tensor]], torch.Tensor], batches:
           *, device: str | torch.device = "cpu", desc: str = "embedding", progress: bool = True,
           total: int | None = None) -> np.ndarray:
     """Run ``encode`` (e.g. ``model.encode_products``) over ``batches``; returns a C-contiguous float32 matrix."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # a notebook widget bar or a terminal bar; it warns at import outside notebooks
 
     module = getattr(encode, "__self__", None)
     was_training = getattr(module, "training", False)

@@ -16,7 +16,7 @@ rank 0's decisions (see ``Experiment``), so a lock can never hold up a collectiv
 """
 from __future__ import annotations
 
-import json
+import logging
 import os
 import shutil
 import sys
@@ -26,25 +26,20 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+from filelock import FileLock, Timeout
 
 from .data.manifest import MANIFEST, CorruptCacheError, check_manifest, write_manifest
+from .distributed import agree, barrier, process_rank
+from .fsio import read_json, write_json
+
+logger = logging.getLogger(__name__)
 
 INCOMPLETE = ".incomplete"
 LOCK = ".lock"
 STATUS = "status.json"
 CHECKPOINT = "last.ckpt"
-
-
-def write_json(path: Path, obj) -> None:
-    """Write JSON atomically (a unique temporary sibling, then ``os.replace``)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=float))
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> dict:
-    return json.loads(Path(path).read_text())
 
 
 def _pid_alive(pid) -> bool:
@@ -117,8 +112,6 @@ class RunDir:
         if not enabled:
             yield
             return
-        from filelock import FileLock, Timeout
-
         self.final.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.lock_path))
         try:
@@ -182,7 +175,7 @@ class RunDir:
         path = self.partial / CHECKPOINT
         if not path.exists():
             return None
-        import torch
+        import torch  # heavy: only when there is a checkpoint to look at
 
         try:
             ckpt = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
@@ -196,13 +189,61 @@ class RunDir:
         return str(path)
 
 
+# ----------------------------------------------------------------------------------- making a finished run
+def ensure(rd: RunDir, build: Callable[[Path], None], *, force: bool = False,
+           note: Callable[[str], None] | None = None) -> bool:
+    """Make ``rd`` a finished run: reuse it when it is one, else ``build(partial)`` into its ``.incomplete``
+    sibling under its file lock and rename it into place. Returns whether it was reused.
+
+    The lock makes a second process asking for the same run wait and then reuse it. Under DDP only rank 0
+    locks and writes; every rank builds (they train together) and a barrier lets the others read the result.
+    """
+    rank0 = process_rank() == 0
+    with rd.lock(enabled=rank0, note=note or logger.info):
+        reused = not force and agree(rd.finished())
+        if not reused:
+            partial = rd.begin(write=rank0)
+            try:
+                build(partial)
+            except BaseException as err:
+                if rank0:
+                    rd.fail(err)
+                raise
+            if rank0:
+                rd.finish()
+    barrier()
+    return reused
+
+
+def load_verified(rd: RunDir, name: str, loader: Callable[[Path], object], rebuild: Callable[[], object]):
+    """``loader(path)`` on a file of a finished run, after checking it against the run's manifest. A file that
+    fails the check or does not load is reported, its run removed and rebuilt once."""
+    try:
+        return loader(rd.verified(name))
+    except (CorruptCacheError, OSError, RuntimeError, ValueError, KeyError, EOFError) as err:
+        rd.discard(f"{name}: {err.__class__.__name__}: {str(err).splitlines()[0] if str(err) else ''}")
+    rebuild()
+    return loader(rd.verified(name))
+
+
+def resume_checkpoint(directory: Path) -> str | None:
+    """The checkpoint an interrupted run left in its ``.incomplete`` directory, when it loads (rank 0's answer
+    under DDP, so every process resumes from the same one)."""
+    directory = Path(directory)
+    if process_rank() == 0:
+        path = RunDir(directory.with_name(directory.name.removesuffix(INCOMPLETE))).resume_checkpoint()
+    else:
+        path = str(directory / CHECKPOINT) if (directory / CHECKPOINT).exists() else None
+    return agree(path)
+
+
 # ------------------------------------------------------------------------------------------------ listing
 def _checkpoint_epoch(path: Path) -> int | None:
     """The number of finished epochs a checkpoint holds, read without loading its tensors' storage."""
     if not path.exists():
         return None
     try:
-        import torch
+        import torch  # heavy: only when there is a checkpoint to look at
 
         return int(torch.load(path, map_location="cpu", mmap=True, weights_only=False)["epoch"]) + 1
     except Exception:  # noqa: BLE001 - a damaged checkpoint is listed as such
@@ -243,8 +284,6 @@ def _finished_row(rd: RunDir) -> dict:
 
 
 def _lock_held(rd: RunDir) -> bool:
-    from filelock import FileLock, Timeout
-
     if not rd.lock_path.exists():
         return False
     lock = FileLock(str(rd.lock_path))

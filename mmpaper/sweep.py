@@ -20,64 +20,31 @@ and the per-seed verdicts stand beside it.
 """
 from __future__ import annotations
 
-import json
-import os
-import platform
-import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import __version__
+from .experiments import Experiment
+from .fsio import atomic_write_text, write_json
+from .presets import Preset, preset
+from .provenance import git_commit, machine
+from .report.claims import claim_definitions
+from .report.judge import N_RESAMPLES
+from .report.tables import write_tables
 from .stats import all_of, any_of
 
 Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
-
-
-def machine() -> dict:
-    """What ran the sweep: CPU model and cores, memory, GPU (if any), Python and library versions."""
-    import torch
-
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        memory_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30, 1)
-    except (ValueError, OSError, AttributeError):
-        memory_gib = None
-    return {"cpu": cpu or "unknown", "cores": os.cpu_count(), "memory_gib": memory_gib,
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__}
-
-
-def _git_commit() -> str | None:
-    try:
-        here = Path(__file__).resolve().parent
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                              cwd=here).stdout.strip()
-        if not head:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=10, cwd=here).stdout.strip()
-        return head + ("-dirty" if dirty else "")  # a run from uncommitted changes is not that commit's: say so
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def pool(per_seed: dict[int, pd.DataFrame]) -> pd.DataFrame:
     """Claims of several seeds (``report.claims`` frames, same parts in the same order) → one row per part: each
     seed's effect, interval and verdict, the pooled effect, interval and verdict, the spread of the effects and
     whether every seed gave the same verdict."""
-    from .report.claims import claim_definitions
-
     seeds = list(per_seed)
     first = per_seed[seeds[0]]
     keys = ["claim_id", "part"]
@@ -134,12 +101,6 @@ def seed_sweep(preset_name, seeds: list[int], *, runs_dir=None, cache_dir=None, 
                **overrides) -> Sweep:
     """Run the whole study on every seed (reusing finished runs), test the claims on each and pool them.
     ``preset_name`` is a preset's name (with keyword ``overrides``) or a ``Preset``; only its seed changes."""
-    from dataclasses import replace
-
-    from .experiments import Experiment, Preset, preset
-    from .report import write_tables
-    from .report.claims import N_RESAMPLES
-
     if not seeds:
         raise ValueError("a seed sweep needs at least one seed")
     base = replace(preset_name, **overrides) if isinstance(preset_name, Preset) else preset(preset_name, **overrides)
@@ -156,12 +117,10 @@ def seed_sweep(preset_name, seeds: list[int], *, runs_dir=None, cache_dir=None, 
     directory = experiments[seeds[0]].runs_dir / "tables" / "seeds"
     pooled = pool(per_seed)
     summary = pooled_summary(pooled, per_seed)
-    from . import __version__
-
     record = {
         "preset": preset_name, "seeds": seeds, "overrides": {k: str(v) for k, v in overrides.items()},
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
-        "version": __version__, "git_commit": _git_commit(),
+        "version": __version__, "git_commit": git_commit(),
         "seconds_per_seed": {str(s): round(t, 1) for s, t in seconds.items()},
         "n_resamples": N_RESAMPLES,
         "n_eval_queries": {str(s): int(per_seed[s].loc[per_seed[s]["claim_id"] == "clip", "n_units"].iloc[0])
@@ -172,10 +131,8 @@ def seed_sweep(preset_name, seeds: list[int], *, runs_dir=None, cache_dir=None, 
     }
     directory.mkdir(parents=True, exist_ok=True)
     pooled.to_csv(directory / "claims_by_seed.csv", index=False)
-    (directory / "claims_by_seed.md").write_text(pooled.to_markdown(index=False))
+    atomic_write_text(directory / "claims_by_seed.md", pooled.to_markdown(index=False))
     summary.to_csv(directory / "claims_by_seed_summary.csv")
-    (directory / "claims_by_seed_summary.md").write_text(summary.to_markdown())
-    tmp = directory / "sweep.json.tmp"
-    tmp.write_text(json.dumps(record, indent=2))
-    tmp.replace(directory / "sweep.json")
+    atomic_write_text(directory / "claims_by_seed_summary.md", summary.to_markdown())
+    write_json(directory / "sweep.json", record)
     return Sweep(per_seed, pooled, summary, record, directory)

@@ -6,16 +6,22 @@ the paper), validation recall and the NaN guard.
 """
 from __future__ import annotations
 
+import logging
 import math
+import os
 from pathlib import Path
+from typing import Callable
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.loggers import CSVLogger
 
-from .data.modules import FeatureStore, negatives_as_products
+from .data.modules import negatives_as_products
 from .losses import alignment_loss, nt_xent, symmetric_nt_xent
 from .models import RetrievalModel, VisualSearchModel
+
+logger = logging.getLogger(__name__)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -30,17 +36,16 @@ def _check_finite(loss: torch.Tensor, name: str, step: int) -> None:
 
 class RetrievalSystem(pl.LightningModule):
     """Trains a retrieval model with NT-Xent (Eq. 1): in-batch negatives, optional seen negatives, gathered
-    across processes under DDP. Validation recall@k on held-out train-period queries drives early stopping."""
+    across processes under DDP. ``validator`` (a :class:`~mmpaper.evaluation.RetrievalEvaluator` over held-out
+    train-period queries: ``validator(model, device=...).recall``) gives the validation recall@k that drives early
+    stopping; None for no validation."""
 
     def __init__(self, model: RetrievalModel, *, name: str = "model", lr: float = 1e-3, temperature: float = 0.05,
-                 seen_negatives: bool = False, store: FeatureStore | None = None,
-                 val_query_rows: np.ndarray | None = None, val_pairs=None, query_row=None, k: int = 100,
-                 eval_batch_size: int = 512):
+                 seen_negatives: bool = False, validator: Callable | None = None):
         super().__init__()
         self.model = model
         self.name, self.lr, self.temperature, self.seen_negatives = name, lr, temperature, seen_negatives
-        self.store, self.val_query_rows, self.val_pairs, self.query_row = store, val_query_rows, val_pairs, query_row
-        self.k, self.eval_batch_size = k, eval_batch_size
+        self.validator = validator
 
     def forward(self, batch):
         return self.model.encode_queries(batch)
@@ -57,23 +62,10 @@ class RetrievalSystem(pl.LightningModule):
 
     def validation_recall(self) -> float:
         """Recall@k of the held-out train-period queries against the whole catalog."""
-        from .metrics import recall_at_k
-        from .retrieval import embed, search
-
-        n_products = len(self.store.product_tokens.input_ids)
-        rows = np.arange(n_products)
-        products = embed(self.model.encode_products, self.store.product_batches(rows, self.eval_batch_size),
-                         device=self.device, progress=False)
-        queries = embed(self.model.encode_queries, self.store.query_batches(self.val_query_rows,
-                                                                            self.eval_batch_size),
-                        device=self.device, progress=False)
-        _, topk = search(queries, products, min(self.k, n_products), use_gpu=False)
-        local = {q: i for i, q in enumerate(self.val_query_rows)}
-        qrows = self.query_row.loc[self.val_pairs["query_id"]].to_numpy()
-        return recall_at_k(topk, np.array([local[r] for r in qrows]), self.val_pairs["product_id"].to_numpy())
+        return self.validator(self.model, device=self.device).recall
 
     def on_train_epoch_end(self):
-        if self.store is not None and self.val_query_rows is not None and len(self.val_query_rows):
+        if self.validator is not None:
             recall = self.validation_recall() if self.global_rank == 0 else 0.0
             recall = float(self.trainer.strategy.broadcast(recall, src=0))
             self.log("val_recall", recall, prog_bar=True, sync_dist=False, rank_zero_only=False)
@@ -160,20 +152,14 @@ def make_trainer(directory, *, max_epochs: int, accelerator: str = "auto", devic
                  max_steps: int = -1, precision=None, validation: bool = True) -> pl.Trainer:
     """A Trainer with the project's callbacks: last/best checkpoints in ``directory``, CSV logs, early stopping
     on validation recall when ``patience`` is given and there are validation queries (``validation``): with none
-    (a public corpus with few train-period queries) early stopping is switched off with a printed note, since
+    (a public corpus with few train-period queries) early stopping is switched off with a logged note, since
     ``val_recall`` would never be logged."""
-    import os
-    import sys
-
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
-    from pytorch_lightning.loggers import CSVLogger
-
     callbacks = [ModelCheckpoint(dirpath=directory, filename="latest", save_last=True, save_top_k=1,
                                  every_n_epochs=1, save_on_train_epoch_end=True, enable_version_counter=False)]
     if patience is not None and not validation:
         if int(os.environ.get("LOCAL_RANK", 0)) == 0:
-            print(f"[mmpaper] note: no validation queries (too few train-period queries to hold some out), so early "
-                  f"stopping is off: training runs all {max_epochs} epochs", file=sys.stderr, flush=True)
+            logger.warning("note: no validation queries (too few train-period queries to hold some out), so early "
+                           "stopping is off: training runs all %d epochs", max_epochs)
     elif patience is not None:
         # the epoch with the best validation recall is the one evaluated (see restore_best), as early stopping
         # is meant: the epochs after it only showed that recall had stopped rising
@@ -182,7 +168,7 @@ def make_trainer(directory, *, max_epochs: int, accelerator: str = "auto", devic
                                       save_top_k=1, save_on_train_epoch_end=True, enable_version_counter=False,
                                       save_weights_only=True)]
     loggers = [CSVLogger(directory, name="logs", version="")]
-    try:  # TensorBoard when installed
+    try:  # TensorBoard when installed (an optional third-party package)
         import tensorboard  # noqa: F401
         from pytorch_lightning.loggers import TensorBoardLogger
 
@@ -194,3 +180,21 @@ def make_trainer(directory, *, max_epochs: int, accelerator: str = "auto", devic
                       logger=loggers, enable_progress_bar=progress, enable_model_summary=False,
                       deterministic=deterministic, log_every_n_steps=10, num_sanity_val_steps=0,
                       precision=precision)
+
+
+def fit(trainer: pl.Trainer, system: pl.LightningModule, datamodule, name: str, ckpt_path: str | None = None,
+        callbacks=None) -> int:
+    """``trainer.fit`` from ``ckpt_path`` (an interrupted run's checkpoint) with extra ``callbacks``; Ctrl-C becomes
+    a ``KeyboardInterrupt`` that says how to resume. Returns the number of epochs trained."""
+    if callbacks:
+        trainer.callbacks.extend(callbacks)
+    resume = f"rerun to resume from {Path(trainer.default_root_dir) / 'last.ckpt'}"
+    try:
+        trainer.fit(system, datamodule=datamodule, ckpt_path=ckpt_path)
+    except (KeyboardInterrupt, SystemExit) as err:  # Lightning turns Ctrl-C into a shutdown + exit(1)
+        if isinstance(err, SystemExit) and not trainer.interrupted:
+            raise
+        raise KeyboardInterrupt(f"variant {name!r} interrupted; {resume}")
+    if trainer.interrupted:
+        raise KeyboardInterrupt(f"variant {name!r} interrupted; {resume}")
+    return trainer.current_epoch

@@ -53,9 +53,9 @@ runs_dir = None     # default: runs/ beside the package
 
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
-from mmpaper import figures, report
+from mmpaper import figures
 from mmpaper.book import open_experiment
-from mmpaper.report import narrative, views
+from mmpaper.report import narrative, records, views
 ex = open_experiment(preset, runs_dir, ["bibert"])  # this chapter's runs: reused, or trained when missing
 
 # %% [markdown]
@@ -150,7 +150,7 @@ display(views.table1(world))
 # not a tuning error. The record below is read from `data_cards/calibration_<world>.json`.
 
 # %% tags=["remove-input"]
-record = views.load_calibration(ex.preset.world)
+record = records.load_calibration(ex.preset.world)
 display(Markdown(narrative.calibration_text(record, ex.preset.world)))
 if record is not None and record.get("achieved"):
     display(views.calibration_table(record))
@@ -162,4 +162,4 @@ if record is not None and record.get("chosen"):
 # ## What this shows
 
 # %% tags=["remove-input"]
-display(Markdown(narrative.preliminaries(ex)))
+display(Markdown(narrative.preliminaries_text(world.table1(), record, ex.preset.name)))

@@ -53,9 +53,9 @@ runs_dir = None     # default: runs/ beside the package
 
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
-from mmpaper import figures, report
+from mmpaper import figures
 from mmpaper.book import open_experiment
-from mmpaper.report import narrative, views
+from mmpaper.report import narrative, tables, views
 ex = open_experiment(preset, runs_dir, ["bibert", "clip"])  # this chapter's runs: reused, or trained when missing
 
 # %% [markdown]
@@ -63,7 +63,7 @@ ex = open_experiment(preset, runs_dir, ["bibert", "clip"])  # this chapter's run
 # above the paper's:
 
 # %% tags=["hide-input"]
-t2 = report.table2(ex, ["bibert", "clip"])
+t2 = tables.table2(ex, ["bibert", "clip"])
 display(views.table2(t2))
 
 # %% [markdown]
@@ -88,4 +88,4 @@ _ = figures.show("baseline-examples", ex)
 # ## What this shows
 
 # %% tags=["remove-input"]
-display(Markdown(narrative.baselines(ex)))
+display(Markdown(narrative.baselines_text(t2)))

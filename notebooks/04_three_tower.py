@@ -53,16 +53,16 @@ runs_dir = None     # default: runs/ beside the package
 
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
-from mmpaper import figures, report
+from mmpaper import figures
 from mmpaper.book import open_experiment
-from mmpaper.report import narrative, views
+from mmpaper.report import narrative, tables, views
 ex = open_experiment(preset, runs_dir, "table2")  # this chapter's runs: reused, or trained when missing
 
 # %% [markdown]
 # The same three training settings for both models, ours above the paper's:
 
 # %% tags=["hide-input"]
-cmp = views.three_vs_four_tower(report.table2(ex))
+cmp = views.three_vs_four_tower(tables.table2(ex))
 display(views.three_vs_four_tower_view(cmp))
 
 # %% tags=["remove-input"]
@@ -81,4 +81,4 @@ _ = figures.show("three-vs-four-tower", ex)
 # ## What this shows
 
 # %% tags=["remove-input"]
-display(Markdown(narrative.three_tower(ex)))
+display(Markdown(narrative.three_tower_text(cmp)))

@@ -55,10 +55,10 @@ runs_dir = None     # default: runs/ beside the package
 # %% tags=["remove-input"]
 import pandas as pd
 from IPython.display import Markdown, display
-from mmpaper import figures, report
+from mmpaper import figures
 from mmpaper.book import open_experiment
-from mmpaper.experiments import VARIANTS
-from mmpaper.report import narrative, views
+from mmpaper.paper import VARIANTS, variant_label
+from mmpaper.report import narrative, tables, views
 ex = open_experiment(preset, runs_dir, "table2")  # this chapter's runs: reused, or trained when missing
 
 # %% [markdown]
@@ -67,7 +67,7 @@ ex = open_experiment(preset, runs_dir, "table2")  # this chapter's runs: reused,
 # Which parts each row trains:
 
 # %% tags=["hide-input"]
-t2 = report.table2(ex)
+t2 = tables.table2(ex)
 display(views.switches(t2.index))
 
 # %% [markdown]
@@ -123,7 +123,7 @@ display(views.seen_negative_effect(t2))
 # %% tags=["hide-input"]
 times = pd.DataFrame({n: {k: ex.result(n).metrics[k] for k in ("train_seconds", "eval_seconds")}
                       for n in VARIANTS}).T
-times.index = [views.variant_label(n) for n in times.index]
+times.index = [variant_label(n) for n in times.index]
 display(views.formatted(times.rename(columns={"train_seconds": "train (s)",
                                               "eval_seconds": "eval (s)"})))
 
@@ -131,4 +131,4 @@ display(views.formatted(times.rename(columns={"train_seconds": "train (s)",
 # ## What this shows
 
 # %% tags=["remove-input"]
-display(Markdown(narrative.experiments(ex)))
+display(Markdown(narrative.experiments_text(t2)))

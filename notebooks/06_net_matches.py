@@ -53,9 +53,9 @@ runs_dir = None     # default: runs/ beside the package
 
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
-from mmpaper import figures, report
+from mmpaper import figures
 from mmpaper.book import open_experiment
-from mmpaper.report import narrative, views
+from mmpaper.report import narrative, tables, views
 ex = open_experiment(preset, runs_dir, "table2")  # this chapter's runs: reused, or trained when missing
 
 # %% [markdown]
@@ -66,7 +66,8 @@ ex = open_experiment(preset, runs_dir, "table2")  # this chapter's runs: reused,
 # the paper has no row.
 
 # %% tags=["hide-input"]
-display(views.table3(report.table3(ex)))
+t3 = tables.table3(ex)
+display(views.table3(t3))
 
 # %% tags=["remove-input"]
 _ = figures.show("overlap", ex)
@@ -89,7 +90,8 @@ _ = figures.show("overlap", ex)
 # (out of all purchases), it is shown beside it, labelled.
 
 # %% tags=["hide-input"]
-display(views.table4(report.table4(ex)))
+t4 = tables.table4(ex)
+display(views.table4(t4))
 
 # %% tags=["remove-input"]
 _ = figures.show("net-examples", ex)
@@ -108,4 +110,4 @@ _ = figures.show("net-examples", ex)
 # ## What this shows
 
 # %% tags=["remove-input"]
-display(Markdown(narrative.net_matches(ex)))
+display(Markdown(narrative.net_matches_text(t3, t4, tables.table2(ex, ["bibert"]), ex.preset.k)))

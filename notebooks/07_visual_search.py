@@ -60,10 +60,10 @@ runs_dir = None     # default: runs/ beside the package
 
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
-from mmpaper import figures, report
+from mmpaper import figures
 from mmpaper.book import open_experiment
-from mmpaper.experiments import VISUAL_VARIANTS
-from mmpaper.report import narrative, views
+from mmpaper.paper import VISUAL_VARIANTS
+from mmpaper.report import narrative, tables, views
 ex = open_experiment(preset, runs_dir, "visual")  # this chapter's runs: reused, or trained when missing
 names = list(VISUAL_VARIANTS)
 
@@ -109,7 +109,7 @@ display(Markdown(f"Preset `{preset}`: {n_train:,} training photos (of products n
 # its production system, so there is no paper row.
 
 # %% tags=["hide-input"]
-vs = report.visual_table(ex, names)
+vs = tables.visual_table(ex, names)
 display(views.visual(vs))
 
 # %% tags=["remove-input"]
@@ -147,4 +147,4 @@ _ = figures.show("false-positives", ex)
 # ## What this shows
 
 # %% tags=["remove-input"]
-display(Markdown(narrative.visual_search(ex)))
+display(Markdown(narrative.visual_search_text(vs)))

@@ -57,13 +57,12 @@ runs_dir = None     # default: runs/ beside the package
 
 # %% tags=["remove-input"]
 from IPython.display import Markdown, display
-from mmpaper import report
 from mmpaper.book import open_experiment
-from mmpaper.report import narrative, views
+from mmpaper.report import narrative, records, tables, views
 import pandas as pd
 pd.set_option("display.max_colwidth", None)  # claims are sentences: never cut them short
 ex = open_experiment(preset, runs_dir, "all")  # this chapter's runs: reused, or trained when missing
-claims = report.claims(ex)
+claims = tables.claims(ex)
 
 # %% [markdown]
 # ## The verdicts at a glance
@@ -85,7 +84,7 @@ display(Markdown(narrative.claim_sections(claims)))
 # benchmark appendix keeps its timings.
 
 # %% tags=["remove-input"]
-recorded = views.load_seed_sweep(preset)
+recorded = records.load_seed_sweep(preset)
 display(Markdown(narrative.seed_sweep_text(recorded[0] if recorded else None, preset)))
 if recorded:
     display(views.seed_sweep_table(recorded[1]))
@@ -94,4 +93,4 @@ if recorded:
 # ## What this shows
 
 # %% tags=["remove-input"]
-display(Markdown(narrative.reproduction(ex)))
+display(Markdown(narrative.reproduction_text(claims, ex.preset.name)))

@@ -65,7 +65,7 @@ import torch
 import faiss
 from IPython.display import Markdown, display
 from mmpaper import figures
-from mmpaper.book import ROOT
+from mmpaper.paths import ROOT
 from mmpaper.report import narrative, views
 from mmpaper.retrieval import chunked_torch_topk, search
 if preset == "smoke":

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mmpaper.__main__ import main
+from mmpaper.cli import main
 from mmpaper.data.esci import ESCI_FILES, SQID_FILES, load_esci
 from mmpaper.data.manifest import CorruptCacheError, check_manifest, write_manifest
 from mmpaper.data.schema import CatalogError
@@ -141,7 +141,7 @@ def test_tables_before_any_run(home, capsys):
 
 
 def test_debug_shows_the_traceback(home):
-    from mmpaper.__main__ import UsageError
+    from mmpaper.cli import UsageError
 
     with pytest.raises(UsageError, match="--devices"):
         main(["run", "--preset", "smoke", "--devices", "0", "--debug"])
@@ -329,7 +329,8 @@ def test_coercions_give_the_same_catalog(home, capsys):
 
 # ------------------------------------------------------------------------------------------------ caches
 def _tiny_world(tmp_path):
-    from mmpaper.data.world import load_world, world_config
+    from mmpaper.data.cache import load_world
+    from mmpaper.data.world import world_config
 
     cfg = world_config("smoke")
     return cfg, load_world(cfg, tmp_path)
@@ -338,7 +339,7 @@ def _tiny_world(tmp_path):
 @pytest.mark.parametrize("damage", ["truncate images.npy", "truncate products.parquet", "garble world.json",
                                     "remove manifest.json", "remove photos.parquet"])
 def test_damaged_world_cache_is_regenerated_with_a_warning(tmp_path, damage):
-    from mmpaper.data.world import load_world
+    from mmpaper.data.cache import load_world
 
     cfg, world = _tiny_world(tmp_path)
     whole = world.products.copy(), np.asarray(world.images).copy()

@@ -177,19 +177,10 @@ def test_a_view_wider_than_ten_columns_is_refused():
 
 
 # ----------------------------------------------------------------------------------------------- claims
-def test_claim_records_read_the_old_and_the_new_shape():
+def test_claim_records_read_the_claims_table():
     from mmpaper.report import narrative, views
 
-    old = pd.DataFrame([{"claim": "A", "ours": "x", "holds on our world": "yes", "paper": "p"},
-                        {"claim": "B", "ours": "y", "holds on our world": "no", "paper": "q"}])
-    new = pd.DataFrame([{"claim": "A", "paper's words": "words A", "rule": "r", "effect": 1.25, "ci_low": 0.5,
-                         "ci_high": 2.0, "verdict": "inconclusive", "why": "because"}])
-    assert [r["verdict"] for r in views.claim_records(old)] == ["holds", "does not hold"]
-    rec = views.claim_records(new)[0]
-    assert rec["words"] == "words A" and views.effect_text(rec) == "+1.2 (95% interval +0.5 to +2.0)"
-    text = narrative.claim_sections(new)
-    assert "words A" in text and "*Rule:* r" in text and "verdict: **inconclusive**" in text and "because" in text
-    parts = pd.DataFrame([  # the shape of mmpaper.report.claims.evaluate_claims: one row per part of a claim
+    parts = pd.DataFrame([  # the shape of mmpaper.report.judge.evaluate_claims: one row per part of a claim
         {"claim_id": "c1", "claim": "CLIP alone ...", "part": "far lower recall", "quantity": "R(bibert) − R(clip)",
          "unit": "points", "rule": "above 10 points", "effect": 14.9, "ci_low": 12.0, "ci_high": 17.5,
          "verdict": "holds", "claim_verdict": "does not hold", "paper": "+32.1", "paper_meets_rule": "yes"},
@@ -198,12 +189,14 @@ def test_claim_records_read_the_old_and_the_new_shape():
          "verdict": "does not hold", "claim_verdict": "does not hold", "paper": "+0.87", "paper_meets_rule": "yes"}])
     [rec] = views.claim_records(parts)
     assert rec["verdict"] == "does not hold" and [p["verdict"] for p in rec["parts"]] == ["holds", "does not hold"]
+    assert views.effect_text(rec["parts"][0]) == "+14.9 (95% interval +12.0 to +17.5)"
     text = narrative.claim_sections(parts)
     assert "Ours: +14.9 (95% interval +12.0 to +17.5); the paper: +32.1 — holds." in text
     assert "*Why:* the 95% interval of “high E+S” (+0.5 (95% interval +0.4 to +0.6)) lies wholly outside" in text
     assert "1 of 2 parts hold" in text
     assert views.claims_summary(parts).loc[1, "verdict"] == "does not hold"
-    summary = narrative.reproduction_text(old, "smoke")
+    two = pd.concat([parts, parts.assign(claim_id="c2", claim="B", verdict="holds", claim_verdict="holds")])
+    summary = narrative.reproduction_text(two, "smoke")
     assert summary.startswith("On preset `smoke`, 1 of 2 claims hold, 1 do not hold and 0 are inconclusive")
 
 
@@ -261,20 +254,20 @@ CALIBRATION = {
 
 
 def test_calibration_table_shows_targets_against_each_seed_and_marks_misses(tmp_path):
-    from mmpaper.report import views
+    from mmpaper.report import records, views
 
     (tmp_path / "calibration_cpu.json").write_text(json.dumps(CALIBRATION))
-    record = views.load_calibration("cpu", tmp_path)
+    record = records.load_calibration("cpu", tmp_path)
     t = views.calibration_table(record)
     assert list(t.columns) == ["target", "tolerance ±", "seed 0", "seed 1", "seed 2"]
     assert t.loc[("BiBERT", "R@100 %"), "seed 2"] == "78.0"                 # 76 + 2, within ±5 of 78.1
     assert t.loc[("CLIP (zero-shot)", "I %"), "seed 2"] == "31.0 ✗"          # 24 + 7, |31 - 25.4| > 5
     assert t.loc[("CLIP (zero-shot)", "I %"), "seed 1"] == "24.0"
     assert t.loc[("Table 1 shape", "purchases per query (train)"), "target"] == "5.5"
-    assert views.load_calibration("gpu", tmp_path) is None
+    assert records.load_calibration("gpu", tmp_path) is None
     (tmp_path / "calibration_bad.json").write_text("{")
     with pytest.raises(ValueError, match="calibration_bad.json: not valid JSON"):
-        views.load_calibration("bad", tmp_path)
+        records.load_calibration("bad", tmp_path)
 
 
 def test_calibration_text_says_not_yet_calibrated_when_absent_or_so_marked():
@@ -312,7 +305,7 @@ def test_mathjax_is_copied_into_the_book_from_the_installed_package(tmp_path):
     target = install_mathjax(tmp_path)
     assert (target / "tex-svg.js").stat().st_size > 1_000_000 and (target / "input" / "tex" / "extensions").is_dir()
     import yaml
-    from mmpaper.book import ROOT
+    from mmpaper.paths import ROOT
 
     config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
     assert config["mathjax_path"] == "mathjax/tex-svg.js" and "_mathjax" in config["html_static_path"]
@@ -321,7 +314,7 @@ def test_mathjax_is_copied_into_the_book_from_the_installed_package(tmp_path):
 
 # ---------------------------------------------------------------------------------------- the CLI
 def test_figure_command_lists_names_and_rejects_bad_ones(capsys):
-    from mmpaper.__main__ import main
+    from mmpaper.cli import main
     from mmpaper.figures import FIGURES
 
     assert main(["figure", "--list", "--preset", "smoke"]) == 0

@@ -8,28 +8,29 @@ from dataclasses import fields
 import pytest
 
 from mmpaper import calibrate as cal
+from mmpaper import paper
 from mmpaper.data.world import WORLD_PRESETS, WorldConfig
 
 
 def _achieved(shift=0.0):
-    out = {row: {m: v + shift for m, v in cal.TARGETS[row].items()} for row in ("bibert", "clip")}
-    out["purchases_per_query"] = dict(cal.TARGETS["purchases_per_query"])
+    out = {row: {m: v + shift for m, v in paper.TARGETS[row].items()} for row in ("bibert", "clip")}
+    out["purchases_per_query"] = dict(paper.TARGETS["purchases_per_query"])
     return out
 
 
 def test_deviations_are_in_units_of_the_tolerance():
     a = _achieved()
-    assert cal.distance(a) == 0 and cal.within_tolerance(a)
+    assert paper.distance(a) == 0 and paper.within_tolerance(a)
     a["bibert"]["R@100"] += 5.0          # exactly at the tolerance: still within
     a["clip"]["C"] -= 1.5                # half the tolerance
-    dev = cal.deviations(a)
+    dev = paper.deviations(a)
     assert dev["bibert R@100"] == pytest.approx(1.0) and dev["clip C"] == pytest.approx(0.5)
-    assert cal.within_tolerance(a)
+    assert paper.within_tolerance(a)
     a["clip"]["I"] += 5.01
-    assert not cal.within_tolerance(a)
+    assert not paper.within_tolerance(a)
     a = _achieved()
     a["purchases_per_query"]["train"] = 5.5 * 1.2  # 20% off, twice the 10% tolerance
-    assert cal.deviations(a)["purchases/query train"] == pytest.approx(2.0)
+    assert paper.deviations(a)["purchases/query train"] == pytest.approx(2.0)
 
 
 def test_every_searched_setting_is_a_world_setting():
@@ -41,27 +42,27 @@ def test_every_searched_setting_is_a_world_setting():
 
 
 def test_targets_are_the_papers_two_baseline_rows_only():
-    from mmpaper.experiments import VARIANTS
+    from mmpaper.paper import VARIANTS
 
-    assert set(cal.TARGETS) == {"bibert", "clip", "purchases_per_query"}
+    assert set(paper.TARGETS) == {"bibert", "clip", "purchases_per_query"}
     for row in ("bibert", "clip"):
-        assert tuple(cal.TARGETS[row].values()) == VARIANTS[row].paper
+        assert tuple(paper.TARGETS[row].values()) == VARIANTS[row].paper
 
 
 def test_committed_cpu_record_matches_the_code_defaults():
-    from mmpaper.report.views import load_calibration
+    from mmpaper.report.records import load_calibration
 
     record = load_calibration("cpu")
     if record is None:
         pytest.skip("the cpu world has no calibration record yet")
     assert set(record) >= {"preset", "status", "created", "machine", "targets", "tolerance", "seeds", "achieved",
                            "within_tolerance", "chosen", "search", "trials", "seconds"}
-    assert record["targets"] == cal.TARGETS
+    assert record["targets"] == paper.TARGETS
     defaults = WORLD_PRESETS["cpu"]
     for name, value in record["chosen"].items():  # the chosen settings are the preset's defaults in code
         assert getattr(defaults, name) == pytest.approx(value), name
     for seed in map(str, record["seeds"]):
-        assert record["within_tolerance"][seed] == cal.within_tolerance(record["achieved"][seed])
+        assert record["within_tolerance"][seed] == paper.within_tolerance(record["achieved"][seed])
 
 
 def test_smoke_calibration_writes_a_complete_record_and_resumes(tmp_path, monkeypatch):
@@ -88,7 +89,7 @@ def test_a_trial_scored_on_several_seeds_pools_their_deviations(tmp_path, monkey
     record = cal.calibrate("smoke", trials=1, seeds=(0, 1), search_seeds=2, verify_top=1, workdir=tmp_path / "work",
                            out=tmp_path / "record.json", progress=False)
     assert record["search"]["objective"].endswith("seeds 0, 1")
-    pooled = math.sqrt(sum(cal.distance(record["achieved"][s]) ** 2 for s in ("0", "1")) / 2)
+    pooled = math.sqrt(sum(paper.distance(record["achieved"][s]) ** 2 for s in ("0", "1")) / 2)
     assert record["trials"][0]["distance"] == pytest.approx(pooled, abs=0.01)  # achieved is rounded in the record
     assert record["achieved"]["0"] != record["achieved"]["1"]
     with pytest.raises(cal.CalibrationError, match="--search-seeds 3"):

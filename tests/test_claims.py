@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from mmpaper.metrics import label_precision, lookup_labels, net_matches, overlap, recall_at_k
-from mmpaper.report.claims import (LABELS, MULTIMODAL, TABLE2, VISUAL, Sums, Units, claim_definitions,
-                                   claim_summary, evaluate_claims, paper_units, query_units)
+from mmpaper.paper import LABELS, MULTIMODAL, TABLE2, VISUAL
+from mmpaper.report.claims import claim_definitions
+from mmpaper.report.judge import Sums, Units, claim_summary, evaluate_claims, paper_units, query_units
 from mmpaper.stats import (FAILS, HOLDS, INCONCLUSIVE, above, all_of, any_of, below, between, paired_bootstrap,
                            resample_weights)
 
@@ -262,7 +263,7 @@ def test_seed_sweep_on_smoke_writes_verdicts_per_seed_and_a_record(tmp_path, mon
     # the whole smoke study on two seeds through the CLI (~2 min on 2 cores: marked slow)
     import json
 
-    from mmpaper.__main__ import main
+    from mmpaper.cli import main
 
     monkeypatch.setenv("MMPAPER_CACHE", str(tmp_path / "cache"))
     assert main(["tables", "--preset", "smoke", "--seeds", "0,1", "--runs-dir", str(tmp_path / "runs"),

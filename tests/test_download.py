@@ -294,7 +294,7 @@ def test_disk_full(published, tmp_path, monkeypatch):
 def test_cli_data_esci_and_status(published, tmp_path, capsys):
     import json
 
-    from mmpaper.__main__ import main
+    from mmpaper.cli import main
 
     src, files, manifest = published
     manifest_path = tmp_path / "mirror_manifest.json"

@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from mmpaper import experiments
-from mmpaper.__main__ import main
+from mmpaper import experiments, presets
+from mmpaper.cli import main
 from mmpaper.data.esci import ESCI_LABELS
-from mmpaper.experiments import VARIANTS, VISUAL_VARIANTS
+from mmpaper.paper import VARIANTS, VISUAL_VARIANTS
 from mmpaper.towers import BiBERTConfig
 from test_download import Server, fixture_manifest, write_esci_fixture
 
@@ -31,8 +31,8 @@ def test_esci_preset_downloads_runs_all_and_reports_label_coverage(tmp_path, mon
         assert main(["data", "esci", "--dir", str(data), "--mirror", server.url + "/raw", "--manifest",
                      str(manifest), "--quiet"]) == 0
     # the real esci preset with a tiny BiBERT and short training (its CLIP side is SQID's precomputed features)
-    monkeypatch.setitem(experiments.PRESETS, "esci", replace(
-        experiments.PRESETS["esci"], bibert=TINY, esci_dir=str(data), batch_size=16, bibert_epochs=1,
+    monkeypatch.setitem(presets.PRESETS, "esci", replace(
+        presets.PRESETS["esci"], bibert=TINY, esci_dir=str(data), batch_size=16, bibert_epochs=1,
         variant_epochs=1, fused_dim=16, patience=None, alpha_grid=(0.3, 0.7), k=10))  # k < 60 products
     runs = tmp_path / "runs"
     capsys.readouterr()

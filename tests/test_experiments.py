@@ -6,8 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from mmpaper.__main__ import main
-from mmpaper.experiments import VARIANTS, VISUAL_VARIANTS, Experiment, preset
+from mmpaper.cli import main
+from mmpaper.experiments import Experiment
+from mmpaper.paper import VARIANTS, VISUAL_VARIANTS
+from mmpaper.presets import preset
 
 
 @pytest.fixture(scope="session")

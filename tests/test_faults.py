@@ -131,8 +131,7 @@ def test_two_cli_processes_train_a_run_once(upstream, tmp_path):
 KILL_BUILD = """
     import sys, time
     from pathlib import Path
-    from mmpaper.experiments import Experiment
-    from mmpaper.rundirs import RunDir
+    from mmpaper.rundirs import RunDir, ensure
 
     runs = Path(sys.argv[1])
     rd = RunDir(runs / "smoke" / "demo" / "abc123")
@@ -144,7 +143,7 @@ KILL_BUILD = """
             time.sleep(600)
         (partial / "metrics.json").write_text('{"recall": 0.5}')
 
-    print("reused" if Experiment("smoke", runs_dir=runs, progress=False)._ensure(rd, build) else "built")
+    print("reused" if ensure(rd, build) else "built")
 """
 
 

@@ -184,19 +184,20 @@ def test_open_experiment_in_colab_says_what_trains_then_trains_only_the_chapters
 def test_in_colab_the_cpu_preset_becomes_colab_with_the_automatic_accelerator(monkeypatch, tmp_path):
     from dataclasses import replace
 
-    from mmpaper import book, experiments
+    from mmpaper import book, experiments, presets
+    from mmpaper.book import runtime
 
     monkeypatch.setenv("MMPAPER_COLAB", "1")
-    monkeypatch.setattr(book, "training_plan", lambda ex, names: [])
+    monkeypatch.setattr(runtime, "training_plan", lambda ex, names: [])
     monkeypatch.setattr(experiments.Experiment, "run_all", lambda self, names=None, force=False: {})
     ex = book.open_experiment("cpu", tmp_path / "runs", variants=["bibert"])
-    assert ex.preset == replace(experiments.PRESETS["cpu"], name="colab", accelerator="auto")
+    assert ex.preset == replace(presets.PRESETS["cpu"], name="colab", accelerator="auto")
     monkeypatch.delenv("MMPAPER_COLAB")
     assert book.open_experiment("cpu", tmp_path / "runs", variants=["bibert"]).preset.name == "cpu"
 
 
 def test_presets_pick_the_accelerator_automatically_unless_pinned_on_purpose():
-    from mmpaper.experiments import PRESETS, Preset
+    from mmpaper.presets import PRESETS, Preset
 
     assert Preset("new", "cpu").accelerator == "auto"
     assert {name: p.accelerator for name, p in PRESETS.items() if name in ("smoke", "cpu", "gpu", "esci", "colab")} \

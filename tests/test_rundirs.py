@@ -63,7 +63,7 @@ def test_listing_tells_finished_failed_and_killed_runs_apart(tmp_path):
 
 
 def test_cli_lists_runs(tmp_path, capsys, monkeypatch):
-    from mmpaper.__main__ import main
+    from mmpaper.cli import main
 
     monkeypatch.setenv("MMPAPER_CACHE", str(tmp_path / "cache"))
     assert main(["runs", "--preset", "smoke", "--runs-dir", str(tmp_path)]) == 0
@@ -99,11 +99,9 @@ def _wait_for(path: Path, proc, timeout=240):
 CHILD = """
     import sys, time
     from pathlib import Path
-    from mmpaper.experiments import Experiment
-    from mmpaper.rundirs import RunDir
+    from mmpaper.rundirs import RunDir, ensure
 
     runs, tag = Path(sys.argv[1]), sys.argv[2]
-    ex = Experiment("smoke", runs_dir=runs, progress=False)
     rd = RunDir(runs / "smoke" / "demo" / "abc123")
     (runs / f"ready-{tag}").touch()
     while not (runs / "go").exists():  # both processes start asking at the same moment
@@ -113,7 +111,7 @@ CHILD = """
         (partial / "built_by").write_text(tag)
         time.sleep(3)  # long enough for the other process to arrive and wait
 
-    print("reused" if ex._ensure(rd, build) else "built", (rd.final / "built_by").read_text())
+    print("reused" if ensure(rd, build) else "built", (rd.final / "built_by").read_text())
 """
 
 

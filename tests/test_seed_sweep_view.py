@@ -3,7 +3,7 @@ import json
 
 import pandas as pd
 
-from mmpaper.report import narrative, views
+from mmpaper.report import narrative, records, views
 
 
 def _record(tmp_path, differ):
@@ -18,7 +18,7 @@ def _record(tmp_path, differ):
 
 def test_recorded_sweep_is_read_and_shown_per_seed(tmp_path):
     _record(tmp_path, ["joint"])
-    record, summary = views.load_seed_sweep("cpu", tmp_path)
+    record, summary = records.load_seed_sweep("cpu", tmp_path)
     table = views.seed_sweep_table(summary)
     assert list(table.columns) == ["seed 0", "seed 1", "seed 2", "pooled", "seeds agree"]
     assert table.loc["joint", "seed 1"] == "inconclusive"
@@ -28,16 +28,16 @@ def test_recorded_sweep_is_read_and_shown_per_seed(tmp_path):
     dirty = {**record, "git_commit": "abcdef123-dirty"}  # run from a working tree that differed from the commit
     assert "commit abcdef1 with uncommitted changes" in narrative.seed_sweep_text(dirty, "cpu")
     _record(tmp_path, [])
-    assert "same verdict on every seed" in narrative.seed_sweep_text(views.load_seed_sweep("cpu", tmp_path)[0], "cpu")
+    assert "same verdict on every seed" in narrative.seed_sweep_text(records.load_seed_sweep("cpu", tmp_path)[0], "cpu")
 
 
 def test_no_recorded_sweep_says_how_to_make_one(tmp_path):
-    assert views.load_seed_sweep("cpu", tmp_path) is None
+    assert records.load_seed_sweep("cpu", tmp_path) is None
     assert "--seeds" in narrative.seed_sweep_text(None, "cpu")
 
 
 def test_the_committed_cpu_sweep_covers_every_claim():
-    recorded = views.load_seed_sweep("cpu")
+    recorded = records.load_seed_sweep("cpu")
     assert recorded is not None
     record, summary = recorded
     assert record["seeds"] == [0, 1, 2]

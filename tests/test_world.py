@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from mmpaper.data.vocabulary import COLOURS
-from mmpaper.data.world import (COLOUR_NAMES, E, I, NONE, S, C, generate_world, intent_labels, load_world,
-                                save_world, world_config, CATEGORY_NAMES)
+from mmpaper.data.cache import load_world, save_world
+from mmpaper.data.world import (COLOUR_NAMES, E, I, NONE, S, C, generate_world, intent_labels, world_config,
+                                CATEGORY_NAMES)
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +213,7 @@ def test_captions_name_every_kind_in_everyday_words_and_never_a_brand_or_materia
 
 
 def test_every_category_has_its_own_silhouette():
-    from mmpaper.data.world import render
+    from mmpaper.data.render import render
 
     n = len(CATEGORY_NAMES)
     imgs = render(np.arange(n), np.zeros(n, int), np.zeros(n, int), np.random.default_rng(0), 32, scale=(1, 1),

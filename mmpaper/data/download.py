@@ -10,7 +10,6 @@ so the loader never reads it. Every failure is one line saying what to do next.
 from __future__ import annotations
 
 import errno
-import hashlib
 import http.client
 import json
 import os
@@ -23,6 +22,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+from ..fsio import sha256_file
 
 DEFAULT_DIR = "data/esci"
 CHUNK = 1 << 20
@@ -85,14 +86,6 @@ def manifest_files(sqid: bool = True, manifest: str | Path | list[ManifestFile] 
     return [f for f in files if sqid or f.dataset != "sqid"]
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def file_columns(path: Path) -> list[str]:
     """Column names of a Parquet file (from its footer, without reading the data) or a CSV file's header."""
     if path.name.endswith(".parquet") or path.name.endswith(".parquet.part"):
@@ -148,7 +141,7 @@ def _offline(err: BaseException) -> bool:
 
 def _fetch_once(url: str, part: Path, expected: int | None, timeout: float, progress: bool, name: str) -> None:
     """One attempt: continue ``part`` from its current length; raise on any failure (the caller retries)."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # a notebook widget bar or a terminal bar; it warns at import outside notebooks
 
     offset = part.stat().st_size if part.exists() else 0
     if expected is not None and offset > expected:  # longer than any published version: start again

@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..paper import LABELS, C, E, I, S
+from . import download as downloader
+from .download import DownloadError
 from .schema import CatalogError, check_features, show_value as _show, validate_catalog
 
 ESCI_URL = "https://github.com/amazon-science/esci-data/raw/main/shopping_queries_dataset/"
@@ -31,7 +34,7 @@ ESCI_FILES = {"examples": "shopping_queries_dataset_examples.parquet",
               "products": "shopping_queries_dataset_products.parquet"}
 SQID_FILES = {"product_features": "product_features.parquet", "query_features": "query_features.parquet",
               "image_urls": "product_image_urls.csv"}
-ESCI_LABELS = {"E": 0, "S": 1, "C": 2, "I": 3}
+ESCI_LABELS = dict(zip(LABELS, (E, S, C, I)))  # ESCI's letters are the paper's labels
 SPLITS = {"train": "train", "test": "eval"}  # ESCI's split -> the catalog's period
 EXAMPLE_COLUMNS = ["example_id", "query", "query_id", "product_id", "product_locale", "esci_label",
                    "small_version", "large_version", "split"]
@@ -93,10 +96,8 @@ def missing_files(directory: Path, sqid: bool = True) -> list[tuple[str, str]]:
 def download(directory: Path, sqid: bool = True) -> None:
     """Fetch the missing public files from their official sources (needs internet): progress bars, resume,
     retries and checks against the shipped manifest, as ``python -m mmpaper data esci`` (see ``data/download.py``)."""
-    from .download import DownloadError, download_esci
-
     try:
-        download_esci(directory, sqid=sqid)
+        downloader.download_esci(directory, sqid=sqid)
     except DownloadError as err:
         raise CatalogError(str(err)) from err
 

@@ -5,10 +5,10 @@ Used by the world cache (``data/world.py``) and by run directories (``mmpaper/ru
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from pathlib import Path
+
+from ..fsio import atomic_write_text, sha256_file
 
 MANIFEST = "manifest.json"
 # Files above this size are checked by size only: hashing a paper-scale image array (~10 GB) on every read would
@@ -18,14 +18,6 @@ HASH_LIMIT = 256 * 2**20
 
 class CorruptCacheError(RuntimeError):
     """A cached file is missing, truncated or changed since its manifest was written."""
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _files(directory: Path) -> list[Path]:
@@ -40,11 +32,9 @@ def write_manifest(directory: str | Path, extra: dict | None = None) -> dict:
     for path in _files(directory):
         size = path.stat().st_size
         files[path.relative_to(directory).as_posix()] = {"size": size,
-                                                         "sha256": sha256(path) if size <= HASH_LIMIT else None}
+                                                         "sha256": sha256_file(path) if size <= HASH_LIMIT else None}
     manifest = {"files": files, **(extra or {})}
-    tmp = directory / f".{MANIFEST}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, directory / MANIFEST)
+    atomic_write_text(directory / MANIFEST, json.dumps(manifest, indent=1))
     return manifest
 
 
@@ -77,7 +67,7 @@ def check_manifest(directory: str | Path, *, hashes: bool = True, only: list[str
         if size != entry["size"]:
             raise CorruptCacheError(f"{path} has {size} bytes, the manifest says {entry['size']} (truncated or "
                                     f"overwritten)")
-        if hashes and entry.get("sha256") and sha256(path) != entry["sha256"]:
+        if hashes and entry.get("sha256") and sha256_file(path) != entry["sha256"]:
             raise CorruptCacheError(f"{path} has changed since it was written (SHA-256 differs from the manifest)")
     if only is not None and not checked:
         raise CorruptCacheError(f"{directory}: the manifest lists no {only[0]!r}")

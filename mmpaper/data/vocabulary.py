@@ -101,3 +101,11 @@ DEPARTMENT_MATERIALS: dict[str, list[str]] = {
 COLOUR_SHARE: dict[str, float] = {"black": 0.2, "white": 0.13, "grey": 0.11, "blue": 0.11, "red": 0.07,
                                   "brown": 0.07, "green": 0.07, "pink": 0.06, "purple": 0.04, "yellow": 0.05,
                                   "orange": 0.04, "teal": 0.05}
+
+
+# the codes of the world's attributes are positions in these lists
+CATEGORY_NAMES = list(CATEGORIES)
+COLOUR_NAMES = list(COLOURS)
+PATTERN_NAMES = list(PATTERNS)
+MATERIAL_NAMES = list(MATERIALS)
+DEPARTMENTS = sorted({v[0] for v in CATEGORIES.values()})

@@ -24,10 +24,6 @@ What is designed in (the data card ``data_cards/synthetic_world.md`` restates it
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
@@ -36,19 +32,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .vocabulary import (CATEGORIES, COLOUR_SHARE, COLOURS, DEPARTMENT_MATERIALS, MATERIALS, PATTERNS,
-                         SILHOUETTE_WORDS, SYLLABLES, TITLE_EXTRAS)
+from ..fsio import config_hash
+from ..paper import C, E, I, S  # noqa: F401  (the label codes, re-exported for the world's readers)
+from .labels import COMPLEMENT, KIN, NONE, intent_labels
+from .render import render
+from .vocabulary import (CATEGORIES, CATEGORY_NAMES, COLOUR_NAMES, COLOUR_SHARE, COLOURS, DEPARTMENT_MATERIALS,
+                         DEPARTMENTS, MATERIAL_NAMES, MATERIALS, PATTERN_NAMES, PATTERNS, SILHOUETTE_WORDS, SYLLABLES,
+                         TITLE_EXTRAS)
 
 WORLD_VERSION = 7  # bump when generation changes, so cached worlds are never reused across versions
 CAPTION_VERSION = 6  # bump when the caption corpus changes: the stage-0 CLIPs pretrained on it are cached by it
-E, S, C, I = 0, 1, 2, 3
-NONE = -1  # an attribute the intent does not ask for
-
-CATEGORY_NAMES = list(CATEGORIES)
-COLOUR_NAMES = list(COLOURS)
-PATTERN_NAMES = list(PATTERNS)
-MATERIAL_NAMES = list(MATERIALS)
-DEPARTMENTS = sorted({v[0] for v in CATEGORIES.values()})
+__all__ = ["COMPLEMENT", "DEPARTMENTS", "KIN", "NONE", "World", "WorldConfig", "WORLD_PRESETS", "generate_world",
+           "intent_labels", "world_config", "CATEGORY_NAMES", "COLOUR_NAMES", "MATERIAL_NAMES", "PATTERN_NAMES"]
 
 
 @dataclass(frozen=True)
@@ -88,16 +83,14 @@ class WorldConfig:
                                         # sneakers): in the log, and Irrelevant by the labels
 
     def key(self) -> str:
-        blob = json.dumps({"version": WORLD_VERSION, **asdict(self)}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        return config_hash({"version": WORLD_VERSION, **asdict(self)})
 
     def caption_key(self) -> str:
         """What the caption corpus depends on (it is drawn from its own random stream, apart from the catalog),
         so the stage-0 CLIP pretrained on it is reused by every world that differs only in its catalog."""
-        blob = json.dumps({"version": CAPTION_VERSION, "seed": self.seed, "n_captions": self.n_captions,
-                           "image_size": self.image_size, "p_caption_colour": self.p_caption_colour,
-                           "p_caption_pattern": self.p_caption_pattern}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        return config_hash({"version": CAPTION_VERSION, "seed": self.seed, "n_captions": self.n_captions,
+                            "image_size": self.image_size, "p_caption_colour": self.p_caption_colour,
+                            "p_caption_pattern": self.p_caption_pattern})
 
 
 WORLD_PRESETS = {
@@ -120,139 +113,6 @@ def world_config(preset: str, **overrides) -> WorldConfig:
     if preset not in WORLD_PRESETS:
         raise ValueError(f"unknown world preset {preset!r}; valid: {sorted(WORLD_PRESETS)}")
     return replace(WORLD_PRESETS[preset], **overrides)
-
-
-# ------------------------------------------------------------------------------------------------ rendering
-def _silhouette(kind: str, w: float, h: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Boolean mask of a category's silhouette on coordinates in [-1, 1] (broadcast arrays)."""
-    ax, ay = np.abs(x) / w, np.abs(y) / h
-    if kind == "rect":
-        return (ax < 1) & (ay < 1)
-    if kind == "ellipse":
-        return ax**2 + ay**2 < 1
-    if kind == "ring":
-        r = ax**2 + ay**2
-        return (r < 1) & (r > 0.35)
-    if kind == "diamond":
-        return ax + ay < 1
-    if kind == "triangle":  # apex at the top
-        t = (y / h + 1) / 2
-        return (ay < 1) & (ax < t)
-    if kind == "trapezoid":
-        t = (y / h + 1) / 2
-        return (ay < 1) & (ax < 0.45 + 0.55 * t)
-    if kind == "tee":
-        return ((ay < 1) & (ax < 0.35)) | ((y / h < -0.45) & (y / h > -1) & (ax < 1))
-    if kind == "cross":
-        return ((ax < 0.3) & (ay < 1)) | ((ay < 0.3) & (ax < 1))
-    # the shapes below add the one detail that tells a kind of product from another of the same outline, as a
-    # handle tells a mug from a ring: every category is recognisable from its picture, as in catalog photos
-    u, v = x / w, y / h  # signed, y grows downwards
-    if kind == "legs":  # trousers, shorts: a waistband and two legs
-        return (ax < 1) & (ay < 1) & ((v < -0.55) | (ax > 0.12))
-    if kind == "ell":  # boots, socks: a shaft and a foot pointing right
-        return ((u > -1) & (u < 0.1) & (ay < 1)) | ((u > -1) & (u < 1) & (v > 0.45) & (v < 1))
-    if kind == "holed":  # phone case: a rounded slab with a camera hole
-        return (ax < 1) & (ay < 1) & ~(((u + 0.45) ** 2 + (v + 0.6) ** 2) < 0.09)
-    if kind == "bag":  # backpack, handbag: a body and a handle arch on top
-        body = (ax < 1) & (v > -0.45) & (v < 1)
-        r = (u / 0.55) ** 2 + ((v + 0.45) / 0.5) ** 2
-        return body | ((r < 1) & (r > 0.45) & (v < -0.45))
-    if kind == "mug":  # a body with a handle on the right
-        body = (u > -1) & (u < 0.45) & (ay < 1)
-        r = ((u - 0.5) / 0.45) ** 2 + (v / 0.5) ** 2
-        return body | ((r < 1) & (r > 0.35))
-    if kind == "teapot":  # a round body with a spout on the left and a knob on top
-        body = (u / 0.75) ** 2 + (v / 0.8) ** 2 < 1
-        spout = (u < -0.6) & (u > -1.05) & (np.abs(v + 0.2) < 0.15)
-        return body | spout | ((ax < 0.15) & (v < -0.7) & (v > -1))
-    if kind == "halfdisc":  # bowl: the lower half of a disc, open on top
-        return (ax ** 2 + ay ** 2 < 1) & (v > -0.1)
-    if kind == "dome":  # beanie: the upper half of a disc, with a turned-up band
-        return (ax ** 2 + ay ** 2 < 1) & (v < 0.35)
-    if kind == "arc":  # headphones: a headband arc and two ear cups
-        r = ax ** 2 + ay ** 2
-        band = (r < 1) & (r > 0.6) & (v < 0.1)
-        cups = (ax > 0.62) & (ax < 1) & (v > 0.0) & (v < 0.75)
-        return band | cups
-    if kind == "lamp":  # a shade on a thin stem and a base
-        t = (v + 1) / 1.1
-        shade = (v > -1) & (v < 0.1) & (ax < 0.35 + 0.65 * t)
-        return shade | ((ax < 0.08) & (v >= 0.1) & (v < 0.85)) | ((ax < 0.6) & (v >= 0.85) & (v < 1))
-    if kind == "vase":  # a round belly and a narrow neck
-        return ((u / 0.9) ** 2 + ((v - 0.35) / 0.65) ** 2 < 1) | ((ax < 0.32) & (v > -1) & (v < 0))
-    if kind == "bottle":  # a slender body, a shoulder and a cap
-        return ((ax < 1) & (v > -0.45) & (v < 1)) | ((ax < 0.45) & (v > -1) & (v <= -0.45))
-    if kind == "cushion":  # a pillow: a slab with pinched corners
-        return (ax < 1) & (ay < 1) & (ax ** 4 + ay ** 4 < 0.75)
-    if kind == "fringe":  # a rug: a slab with tassels at both ends
-        return ((ax < 0.85) & (ay < 1)) | ((ax >= 0.85) & (ax < 1) & (ay < 1) & ((np.floor(v * 4) % 2) == 0))
-    if kind == "roll":  # a rolled yoga mat: a long band and its roll at the right end
-        return ((u > -1) & (u < 0.6) & (np.abs(v) < 0.35)) | (((u - 0.65) / 0.35) ** 2 + (v / 0.75) ** 2 < 1)
-    if kind == "plug":  # a charger: a block with two prongs on top
-        return ((ax < 0.8) & (v > -0.3) & (v < 1)) | ((np.abs(ax - 0.4) < 0.1) & (v > -1) & (v <= -0.3))
-    if kind == "buckle":  # a belt: a long strap and a square buckle in the middle
-        return ((ax < 1) & (ay < 0.55)) | ((ax < 0.12) & (ay < 1) & ~((ax < 0.06) & (ay < 0.5)))
-    if kind == "shoe":  # sneakers: a low profile, a rounded toe on the right and a sole
-        return ((u > -1) & (u < 0.55) & (ay < 1) & ((v > -0.2) | (u < -0.2))) | \
-            ((((u - 0.55) / 0.45) ** 2 + ((v - 0.35) / 0.65) ** 2) < 1)
-    raise ValueError(f"unknown silhouette {kind!r}")
-
-
-def _pattern_mask(pattern: np.ndarray, px: np.ndarray, py: np.ndarray, phase: np.ndarray) -> np.ndarray:
-    """Where the pattern's second tone goes, per image (pattern codes index PATTERN_NAMES)."""
-    p = pattern[:, None, None]
-    stripes = ((py + phase) // 3) % 2 == 0
-    dots = (((px + phase) % 5) < 2) & (((py + phase) % 5) < 2)
-    checks = (((px + phase) // 4 + (py + phase) // 4) % 2) == 0
-    diagonal = (((px + py + phase) // 3) % 2) == 0
-    names = PATTERN_NAMES
-    return ((p == names.index("striped")) & stripes) | ((p == names.index("dotted")) & dots) | \
-        ((p == names.index("checked")) & checks) | ((p == names.index("diagonal")) & diagonal)
-
-
-def render(category: np.ndarray, colour: np.ndarray, pattern: np.ndarray, rng: np.random.Generator,
-           size: int = 32, *, background: np.ndarray | None = None, scale: tuple[float, float] = (0.8, 1.0),
-           shift: float = 0.12, noise: float = 8.0, clutter: int = 0, occlusion: float = 0.0) -> np.ndarray:
-    """Render ``[N, size, size, 3]`` uint8 images of objects given by category, colour and pattern codes."""
-    n = len(category)
-    coords = (np.arange(size) + 0.5) / size * 2 - 1
-    px = np.arange(size)[None, None, :]
-    py = np.arange(size)[None, :, None]
-    s = rng.uniform(*scale, n)[:, None, None]
-    dx, dy = (rng.uniform(-shift, shift, (2, n))[..., None, None])
-    x = (coords[None, None, :] - dx) / s
-    y = (coords[None, :, None] - dy) / s
-    mask = np.zeros((n, size, size), dtype=bool)
-    for c, name in enumerate(CATEGORY_NAMES):
-        rows = np.flatnonzero(category == c)
-        if rows.size:
-            kind, w, h = CATEGORIES[name][1]
-            mask[rows] = _silhouette(kind, w, h, x[rows], y[rows])
-    rgb = np.array([COLOURS[c][0] for c in COLOUR_NAMES], dtype=np.float32)[colour]        # [N, 3]
-    dark = rgb.mean(axis=1) < 90
-    second = np.where(dark[:, None], np.minimum(rgb + 140, 255), rgb * 0.35)             # the pattern's tone
-    tone = _pattern_mask(pattern, px, py, rng.integers(0, 6, n)[:, None, None])
-    if background is None:
-        background = rng.uniform(215, 250, (n, 1)).repeat(3, 1)
-    img = np.broadcast_to(background[:, None, None, :], (n, size, size, 3)).astype(np.float32).copy()
-    for _ in range(clutter):  # random rectangles behind the object
-        x0, y0 = rng.integers(0, size - 4, (2, n))
-        ww, hh = rng.integers(3, size // 3, (2, n))
-        col = rng.uniform(0, 255, (n, 3))
-        box = (px >= x0[:, None, None]) & (px < (x0 + ww)[:, None, None]) & \
-              (py >= y0[:, None, None]) & (py < (y0 + hh)[:, None, None])
-        img = np.where(box[..., None], col[:, None, None, :], img)
-    obj = np.where(tone[..., None], second[:, None, None, :], rgb[:, None, None, :])
-    img = np.where(mask[..., None], obj, img)
-    if occlusion > 0:  # a grey patch over part of the object
-        side = int(round(size * np.sqrt(occlusion)))
-        x0, y0 = rng.integers(0, size - side + 1, (2, n))
-        box = (px >= x0[:, None, None]) & (px < (x0 + side)[:, None, None]) & \
-              (py >= y0[:, None, None]) & (py < (y0 + side)[:, None, None])
-        img = np.where(box[..., None], 150.0, img)
-    img += rng.normal(0, noise, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------------------------------- text
@@ -324,26 +184,6 @@ class World:
             rows.append({"split": split, "pairs": len(pairs), "queries": pairs["query_id"].nunique(),
                          "products": products})
         return pd.DataFrame(rows).set_index("split")
-
-
-def intent_labels(intent: np.ndarray, product: np.ndarray) -> np.ndarray:
-    """Label codes for intents ``[n, 5]`` against products ``[n, 5]`` (category, colour, pattern, material,
-    brand; ``-1`` in an intent means "not asked for")."""
-    same_category = intent[:, 0] == product[:, 0]
-    asked = intent[:, 1:] != NONE
-    mismatch = (asked & (intent[:, 1:] != product[:, 1:])).any(axis=1)
-    complement = COMPLEMENT[intent[:, 0], product[:, 0]]
-    return np.select([same_category & ~mismatch, same_category, complement], [E, S, C], default=I).astype(np.int8)
-
-
-COMPLEMENT = np.zeros((len(CATEGORY_NAMES), len(CATEGORY_NAMES)), dtype=bool)
-for _a, _spec in CATEGORIES.items():
-    for _b in _spec[5]:
-        COMPLEMENT[CATEGORY_NAMES.index(_a), CATEGORY_NAMES.index(_b)] = True
-        COMPLEMENT[CATEGORY_NAMES.index(_b), CATEGORY_NAMES.index(_a)] = True
-# kin kinds: another kind of the same department that is no complement (boots and sneakers), bought instead
-_DEPARTMENT = np.array([DEPARTMENTS.index(CATEGORIES[c][0]) for c in CATEGORY_NAMES])
-KIN = (_DEPARTMENT[:, None] == _DEPARTMENT[None, :]) & ~COMPLEMENT & ~np.eye(len(CATEGORY_NAMES), dtype=bool)
 
 
 def _generate_products(cfg: WorldConfig, rng: np.random.Generator, brands: list[str]) -> pd.DataFrame:
@@ -592,6 +432,8 @@ def _photos(cfg: WorldConfig, rng: np.random.Generator, products: pd.DataFrame) 
 
 def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
     """Generate a world from its config; same config, same world, bit for bit."""
+    # tqdm.auto picks a notebook's widget bar and warns at import when there is none: imported when a bar is made,
+    # after a chapter has set its warning filters
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
@@ -660,101 +502,3 @@ def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
                  photo_images, generation_seconds=time.perf_counter() - t0)
 
 
-# ---------------------------------------------------------------------------------------------- storage
-_TABLES = ("products", "queries", "purchases", "seen_negatives", "captions", "photos")
-_ARRAYS = ("images", "caption_images", "photo_images")
-
-
-def default_cache_dir() -> Path:
-    """``$MMPAPER_CACHE``, else ``cache/`` in a source checkout, else ``~/.cache/mmpaper``."""
-    if "MMPAPER_CACHE" in os.environ:
-        return Path(os.environ["MMPAPER_CACHE"])
-    root = Path(__file__).resolve().parents[2]
-    if (root / "pyproject.toml").exists() and os.access(root, os.W_OK):
-        return root / "cache"
-    return Path.home() / ".cache" / "mmpaper"
-
-
-def save_world(world: World, directory: Path) -> Path:
-    """Write a world atomically: into a temporary sibling, renamed into place only when complete."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-    try:
-        for name in _TABLES:
-            getattr(world, name).to_parquet(tmp / f"{name}.parquet", index=False)
-        for name in _ARRAYS:
-            np.save(tmp / f"{name}.npy", getattr(world, name))
-        meta = {"version": WORLD_VERSION, "config": asdict(world.config), "brands": world.brands,
-                "generation_seconds": world.generation_seconds,
-                "table1": world.table1().reset_index().to_dict(orient="records")}
-        (tmp / "world.json").write_text(json.dumps(meta, indent=2))
-        from .manifest import write_manifest
-
-        write_manifest(tmp)  # last: every file's size and SHA-256, checked by read_world
-        if directory.exists():
-            shutil.rmtree(directory)
-        tmp.rename(directory)
-        spool = getattr(world.images, "filename", None)
-        if spool and Path(spool).parent.name.startswith("mmpaper-images-"):
-            shutil.rmtree(Path(spool).parent, ignore_errors=True)  # the render spool, now copied into place
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    world.path = directory
-    return directory
-
-
-def read_world(directory: Path) -> World:
-    """Read a saved world, after checking every file against its manifest (``CorruptCacheError`` names the first
-    file that is missing, truncated or changed; a directory without a manifest was never finished)."""
-    from .manifest import CorruptCacheError, check_manifest
-
-    directory = Path(directory)
-    check_manifest(directory, hashes=True)
-    try:
-        meta = json.loads((directory / "world.json").read_text())
-        cfg = WorldConfig(**meta["config"])
-        tables = {name: pd.read_parquet(directory / f"{name}.parquet") for name in _TABLES}
-        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
-    except (OSError, ValueError, TypeError, KeyError) as err:  # pyarrow's ArrowInvalid is a ValueError
-        raise CorruptCacheError(f"{directory}: {err.__class__.__name__}: {str(err).splitlines()[0]}") from err
-    return World(cfg, meta["brands"], **tables, **arrays, path=directory,
-                 generation_seconds=meta.get("generation_seconds"))
-
-
-def load_world(config: WorldConfig | str = "cpu", cache_dir: Path | str | None = None,
-               progress: bool = False) -> World:
-    """The world for a config or preset name: read from the cache, or generated and cached.
-
-    A damaged cached world (see :func:`read_world`) is removed with a warning and generated again. A file lock
-    makes a second process that asks for the same world meanwhile wait for it rather than generate it too."""
-    import warnings
-
-    from filelock import FileLock
-
-    from .manifest import CorruptCacheError
-
-    cfg = world_config(config) if isinstance(config, str) else config
-    directory = Path(cache_dir or default_cache_dir()) / "world" / cfg.key()
-
-    def cached() -> World | None:
-        if not directory.exists():
-            return None
-        try:
-            return read_world(directory)
-        except CorruptCacheError as err:
-            warnings.warn(f"cached world {directory} is damaged ({err}); generating it again", stacklevel=3)
-            shutil.rmtree(directory, ignore_errors=True)
-            return None
-
-    world = cached()
-    if world is not None:
-        return world
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(directory.with_name(directory.name + ".lock"))):
-        world = cached()  # another process may have generated it while this one waited
-        if world is not None:
-            return world
-        save_world(generate_world(cfg, progress=progress), directory)
-    return read_world(directory)

@@ -1,4 +1,4 @@
-"""Tables 2–4 and the claims (``tables``), and the words each chapter ends on (``narrative``) — all computed
-from run directories, never typed in."""
-from .tables import (claims, has_visual, table2, table3, table4, visual_table, write_tables)  # noqa: F401
-from . import narrative, views  # noqa: F401,E402  (the book's words and its column-fitting table views)
+"""The report: Tables 2-4 and the claim checks computed from run directories (``tables``), the claims in the
+papers' words (``claims``) and how they are judged (``judge``), the book's table views (``views``), the words each
+chapter ends on (``narrative``) and the recorded runs the book shows (``records``). Nothing here is typed in.
+Import the module you need (``from mmpaper.report import tables``); this package imports none of them."""

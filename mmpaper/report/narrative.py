@@ -1,9 +1,8 @@
 """"What this shows": the paragraph every chapter ends on, written from the run's numbers.
 
-Each ``*_text`` function takes the tables it needs (so tests can hand it tables whose answer is worked out by
-hand) and returns Markdown; each chapter-named function (``baselines(ex)``, ...) computes those tables from the
-run directories first. No number is typed into a sentence: ours come from the runs, the paper's from the
-variant registry (:data:`mmpaper.experiments.VARIANTS`). Each paragraph says what the chapter found, where the
+Each ``*_text`` function takes the tables it needs (the chapter computes them with :mod:`mmpaper.report.tables`;
+tests hand it tables whose answer is worked out by hand) and returns Markdown: pure text, nothing is read here. No
+number is typed into a sentence: ours come from the runs, the paper's from :mod:`mmpaper.paper`. Each paragraph says what the chapter found, where the
 world agrees with the paper and where it does not, and the likely reason, chosen by the numbers.
 """
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..plots import variant_label
+from ..paper import FOUR_TOWER_ROWS, PAPER_TABLE1, SEEN_NEGATIVE_PAIRS, deviations, variant_label
 from . import views
 
 # The world's designed difference from Amazon's catalog (data card): titles state colour and pattern only
@@ -52,8 +51,8 @@ def _delta(t2: pd.DataFrame, name: str, col: str, base: str = "bibert", paper: b
 def preliminaries_text(table1: pd.DataFrame, record: dict | None, preset: str) -> str:
     """Table 1's shape (purchases per distinct query) against the paper's, and the calibration status."""
     ours = {s: table1.loc[s, "pairs"] / table1.loc[s, "queries"] for s in ("train", "eval")}
-    paper = {s: views.PAPER_TABLE1[s]["pairs"] / views.PAPER_TABLE1[s]["queries"] for s in ("train", "eval")}
-    scale = views.PAPER_TABLE1["eval"]["products"] / table1.loc["eval", "products"]
+    paper = {s: PAPER_TABLE1[s]["pairs"] / PAPER_TABLE1[s]["queries"] for s in ("train", "eval")}
+    scale = PAPER_TABLE1["eval"]["products"] / table1.loc["eval", "products"]
     close = all(abs(ours[s] - paper[s]) <= 0.25 * paper[s] for s in ours)
     text = (f"Our world (preset `{preset}`) has {_f(ours['train'])} purchases per distinct query in the training "
             f"period and {_f(ours['eval'])} in the eval period, against the paper's {_f(paper['train'])} and "
@@ -94,8 +93,6 @@ def calibration_text(record: dict | None, world: str) -> str:
            f"candidate settings")
     when = f"{record.get('created', 'an unrecorded date')} on {record.get('machine', 'an unrecorded machine')}"
     if record.get("status") == "not within tolerance":
-        from ..calibrate import deviations
-
         met = []
         for achieved in record.get("achieved", {}).values():
             dev = deviations(achieved)
@@ -116,10 +113,6 @@ def calibration_text(record: dict | None, world: str) -> str:
     return (f"The `{world}` world was calibrated {when}: {how}, {minutes:.0f} minutes in all. "
             f"{ok} of {len(within)} seeds land within tolerance on every target; a value outside its tolerance "
             f"is marked ✗ below.")
-
-
-def preliminaries(ex) -> str:
-    return preliminaries_text(ex.catalog.table1(), views.load_calibration(ex.preset.world), ex.preset.name)
 
 
 # -------------------------------------------------------------------------------------------- baselines
@@ -151,15 +144,7 @@ def baselines_text(t2: pd.DataFrame) -> str:
     return text
 
 
-def baselines(ex) -> str:
-    from .tables import table2
-
-    return baselines_text(table2(ex, ["bibert", "clip"]))
-
-
 # ------------------------------------------------------------------------------------------- four-tower
-FOUR_TOWER_ROWS = ("4tmm-cat", "4tmm-acat", "4tmm-mlp", "4tmm-joint")
-
 
 def four_tower_text(t2: pd.DataFrame) -> str:
     """Each 4tMM fusion against BiBERT, recall and Exact, ours and the paper's."""
@@ -186,12 +171,6 @@ def four_tower_text(t2: pd.DataFrame) -> str:
     return text
 
 
-def four_tower(ex) -> str:
-    from .tables import table2
-
-    return four_tower_text(table2(ex, ["bibert", *FOUR_TOWER_ROWS]))
-
-
 # ------------------------------------------------------------------------------------------ three-tower
 def three_tower_text(cmp: pd.DataFrame) -> str:
     """4tMM minus 3tMM recall per training setting (``views.three_vs_four_tower``), ours against the paper's."""
@@ -211,12 +190,6 @@ def three_tower_text(cmp: pd.DataFrame) -> str:
     return text
 
 
-def three_tower(ex) -> str:
-    from .tables import table2
-
-    return three_tower_text(views.three_vs_four_tower(table2(ex)))
-
-
 # ------------------------------------------------------------------------------------------- experiments
 def experiments_text(t2: pd.DataFrame) -> str:
     """All of Table 2: how many rows move recall the paper's way, the best rows, and seen negatives."""
@@ -229,8 +202,7 @@ def experiments_text(t2: pd.DataFrame) -> str:
             f"as the paper's. Our best recall comes from {variant_label(best)} ({_f(t2.loc[best, 'R@100'])}%), the "
             f"paper's from {variant_label(pbest)} ({_f(t2.loc[pbest, 'paper R@100'])}%); our best Exact from "
             f"{variant_label(best_e)}, the paper's from {variant_label(pbest_e)}. ")
-    pairs = [(a, b) for a, b in (("4tmm-joint-seenneg", "4tmm-joint"), ("4tmm-mlp-seenneg", "4tmm-mlp"),
-                                 ("3tmm-joint-seenneg", "3tmm-joint")) if a in t2.index and b in t2.index]
+    pairs = [(a, b) for a, b in SEEN_NEGATIVE_PAIRS if a in t2.index and b in t2.index]
     if pairs:
         dr = np.mean([t2.loc[a, "R@100"] - t2.loc[b, "R@100"] for a, b in pairs])
         pdr = np.mean([t2.loc[a, "paper R@100"] - t2.loc[b, "paper R@100"] for a, b in pairs])
@@ -246,12 +218,6 @@ def experiments_text(t2: pd.DataFrame) -> str:
                  "reason is the tiny towers and few training epochs of this preset, which fine-tuning on top of a "
                  "BiBERT trained to convergence cannot improve and can disturb.")
     return text
-
-
-def experiments(ex) -> str:
-    from .tables import table2
-
-    return experiments_text(table2(ex))
 
 
 # ------------------------------------------------------------------------------------------- net matches
@@ -271,21 +237,15 @@ def net_matches_text(t3: pd.DataFrame, t4: pd.DataFrame, t2: pd.DataFrame, k: in
         es = {n: t4.loc[n, "net E"] + t4.loc[n, "net S"] for n in four}
         base_es = t2.loc["bibert", "E"] + t2.loc["bibert", "S"]
         good = all(v >= 0.8 * base_es for v in es.values())
-        text += (f"Net predictions per query for the 4tMM rows: " +
+        text += ("Net predictions per query for the 4tMM rows: " +
                  ", ".join(f"{variant_label(n)} {_f(t4.loc[n, 'net mean'])}" for n in four) +
-                 f"; their Exact + Substitute share " + ", ".join(f"{_f(v)}%" for v in es.values()) +
+                 "; their Exact + Substitute share " + ", ".join(f"{_f(v)}%" for v in es.values()) +
                  f" against {_f(base_es)}% for BiBERT's own list. ")
         text += ("As in the paper, the net predictions are many and of a quality close to BiBERT's: the images find "
                  "relevant products the words miss." if good else
                  "Unlike the paper, the net predictions are of lower quality than BiBERT's own list: "
                  "fusion here also pulls in products that only look like the query.")
     return text
-
-
-def net_matches(ex) -> str:
-    from .tables import table2, table3, table4
-
-    return net_matches_text(table3(ex), table4(ex), table2(ex, ["bibert"]), ex.preset.k)
 
 
 # ------------------------------------------------------------------------------------------ visual search
@@ -312,12 +272,6 @@ def visual_search_text(vs: pd.DataFrame) -> str:
     return text
 
 
-def visual_search(ex) -> str:
-    from .tables import visual_table
-
-    return visual_search_text(visual_table(ex))
-
-
 # ------------------------------------------------------------------------------------- reproduction report
 def reproduction_text(claims: pd.DataFrame, preset: str) -> str:
     """How many claims hold, do not hold or are inconclusive, and what that says."""
@@ -335,47 +289,31 @@ def reproduction_text(claims: pd.DataFrame, preset: str) -> str:
 
 
 def claim_sections(claims: pd.DataFrame) -> str:
-    """Per claim, a short section: the paper's words, the rule, our effect with its interval, the verdict, why."""
+    """Per claim, a short section: the paper's words, each part's rule, our effect with its interval and its
+    verdict, the claim's verdict and why."""
     out = []
     for i, r in enumerate(views.claim_records(claims), 1):
-        words = r["words"] if r["words"] is not None else r["claim"]
-        lines = [f"**{i}. {r['claim']}** — verdict: **{r['verdict']}**", "",
-                 f"- *The paper:* {words}" + (f" (its numbers: {r['paper']})" if r.get("paper") is not None else "")]
-        for part in r.get("parts") or []:
+        lines = [f"**{i}. {r['claim']}** — verdict: **{r['verdict']}**", "", f"- *The paper:* {r['words']}"]
+        for part in r["parts"]:
             quantity = f" ({part['quantity']})" if part.get("quantity") else ""
-            paper = f"; the paper: {part['paper']}" if part.get("paper") not in (None, "") else ""
+            paper = f"; the paper: {part['paper']}" if part.get("paper") not in (None, "") and \
+                not pd.isna(part.get("paper")) else ""
             lines.append(f"- *{part['part']}*{quantity}. Rule: {part['rule']}. Ours: {views.effect_text(part)}"
                          f"{paper} — {part['verdict']}.")
-        if r["rule"] is not None:
-            lines.append(f"- *Rule:* {r['rule']}")
-        if not r.get("parts"):
-            lines.append(f"- *Ours:* {views.effect_text(r)}")
-        lines.append(f"- *Why:* {r['why'] if r['why'] is not None else _why(r)}")
+        lines.append(f"- *Why:* {_why(r)}")
         out.append("\n".join(lines))
     return "\n\n".join(out)
 
 
 def _why(r: dict) -> str:
-    parts = r.get("parts") or []
-    if parts:
-        deciding = [p for p in parts if p["verdict"] == r["verdict"]] or parts
-        p = deciding[0]
-        where = {"holds": "lies wholly inside", "does not hold": "lies wholly outside",
-                 "inconclusive": "straddles the bound of"}.get(r["verdict"], "is compared with")
-        return (f"the 95% interval of “{p['part']}” ({views.effect_text(p)}) {where} its rule ({p['rule']})"
-                + ("." if len(parts) == 1 else f"; {sum(q['verdict'] == 'holds' for q in parts)} of {len(parts)} "
-                   f"parts hold."))
-    return {"holds": "our runs move the way the paper's do on this claim.",
-            "does not hold": "our runs move against the paper's on this claim; the chapter it comes from gives the "
-                             "likely reason in its closing paragraph.",
-            "inconclusive": "the effect is too small for our eval queries to tell its sign."}.get(
-        r["verdict"], "see the chapter the claim comes from.")
-
-
-def reproduction(ex) -> str:
-    from .tables import claims
-
-    return reproduction_text(claims(ex), ex.preset.name)
+    parts = r["parts"]
+    deciding = [p for p in parts if p["verdict"] == r["verdict"]] or parts
+    p = deciding[0]
+    where = {"holds": "lies wholly inside", "does not hold": "lies wholly outside",
+             "inconclusive": "straddles the bound of"}.get(r["verdict"], "is compared with")
+    return (f"the 95% interval of “{p['part']}” ({views.effect_text(p)}) {where} its rule ({p['rule']})"
+            + ("." if len(parts) == 1 else f"; {sum(q['verdict'] == 'holds' for q in parts)} of {len(parts)} "
+               f"parts hold."))
 
 
 # ------------------------------------------------------------------------------------------- benchmarks
@@ -392,7 +330,7 @@ def benchmarks_text(live: pd.DataFrame, floor: str, n_queries: int, n_products: 
     text += (f"{' and '.join(agree) if agree else 'No method'} returned the same top-100 as the floor. "
              "The paper does not report search speed; these numbers only show that exact evaluation at its scale "
              f"is a matrix product, which the recorded results above extrapolate to the paper's "
-             f"{views.PAPER_TABLE1['eval']['queries']:,} × {views.PAPER_TABLE1['eval']['products']:,}.")
+             f"{PAPER_TABLE1['eval']['queries']:,} × {PAPER_TABLE1['eval']['products']:,}.")
     return text
 
 

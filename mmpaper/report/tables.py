@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..experiments import PAPER_COLUMNS, VARIANTS, VISUAL_VARIANTS, Experiment
-from ..metrics import net_matches, overlap
-from .claims import N_RESAMPLES, Units, claim_summary
+from ..experiments import Experiment
+from ..metrics import net_matches, overlap, visual_search_per_photo
+from ..paper import PAPER_COLUMNS, TABLE2, VARIANTS, VISUAL_VARIANTS
+from .claims import claim_definitions
+from .judge import N_RESAMPLES, Units, claim_summary, evaluate_claims, photo_units, query_units
 
 
 def _pct(x: float) -> float:
@@ -39,17 +41,25 @@ def table2(ex: Experiment, names=None) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("variant")
 
 
-def _eval_arrays(ex: Experiment, name: str):
+def run_arrays(ex: Experiment, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A finished Table 2 run's top-k product ids and their labels (``[n_eval_queries, k]`` each, in
+    ``ex.eval_query_ids()`` order): the one reader of those files."""
     r = ex.result(name)
     return np.load(r.directory / "topk.npy"), np.load(r.directory / "topk_labels.npy")
 
 
+def visual_arrays(ex: Experiment, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A finished visual-search run's eval photo rows and their top-k product ids."""
+    d = ex.result(name).directory
+    return np.load(d / "eval_photo_rows.npy"), np.load(d / "topk.npy")
+
+
 def table3(ex: Experiment, names=None) -> pd.DataFrame:
     """Overlap of each model's top-k with BiBERT's: mean and std of ``|top-k ∩ top-k(BiBERT)|`` per query."""
-    base, _ = _eval_arrays(ex, "bibert")
+    base, _ = run_arrays(ex, "bibert")
     rows = []
     for name in names or [n for n in VARIANTS if n != "bibert"]:
-        topk, _ = _eval_arrays(ex, name)
+        topk, _ = run_arrays(ex, name)
         ov = overlap(topk, base)
         v = VARIANTS[name]
         rows.append({"variant": name, "mean": round(float(ov.mean()), 1), "std": round(float(ov.std()), 1),
@@ -63,11 +73,11 @@ def table4(ex: Experiment, names=None) -> pd.DataFrame:
     E/S/C/I (%). ``net R@100 (of missed)`` is purchases found among the net predictions ÷ purchases BiBERT's top-k
     missed — the reading the paper's numbers fit, so ``paper net R@100 (of missed)`` stands beside it;
     ``net R@100 (of all)`` divides by all purchases (the literal reading, capped by 100 − R@100 of BiBERT)."""
-    base, _ = _eval_arrays(ex, "bibert")
+    base, _ = run_arrays(ex, "bibert")
     pq, pp = ex.eval_purchases()
     rows = []
     for name in names or [n for n in VARIANTS if n != "bibert"]:
-        topk, labels = _eval_arrays(ex, name)
+        topk, labels = run_arrays(ex, name)
         net = net_matches(topk, base, pq, pp, labels)
         v = VARIANTS[name]
         paper = dict(zip(["net mean", "net std", "net R@100", "net E", "net S", "net C", "net I"], v.paper_net))
@@ -104,10 +114,7 @@ def has_visual(ex: Experiment) -> bool:
 def claim_units(ex: Experiment, visual: bool | None = None) -> dict[str, "Units"]:
     """The per-unit columns the claims resample, from the run directories: every eval query of the Table 2 runs
     and, when the visual-search runs exist, every eval query photo."""
-    from ..metrics import visual_search_per_photo
-    from .claims import TABLE2, photo_units, query_units
-
-    arrays = {n: _eval_arrays(ex, n) for n in TABLE2}
+    arrays = {n: run_arrays(ex, n) for n in TABLE2}
     units = {"query": query_units({n: a[0] for n, a in arrays.items()}, {n: a[1] for n, a in arrays.items()},
                                   *ex.eval_purchases())}
     if has_visual(ex) if visual is None else visual:
@@ -116,10 +123,9 @@ def claim_units(ex: Experiment, visual: bool | None = None) -> dict[str, "Units"
         per_photo, preferred = {}, {}
         for name in VISUAL_VARIANTS:
             d = ex.result(name).directory
-            rows = np.load(d / "eval_photo_rows.npy")
+            rows, topk = visual_arrays(ex, name)
             target = photos["product_id"].to_numpy()[rows]
-            per_photo[name] = visual_search_per_photo(np.load(d / "topk.npy"), target, attributes,
-                                                      k_precision=ex.preset.vs_k_precision)
+            per_photo[name] = visual_search_per_photo(topk, target, attributes, k_precision=ex.preset.vs_k_precision)
             path = d / "distractor_preferred.npy"
             if not path.exists():
                 raise FileNotFoundError(f"{path} is missing (a run from before per-photo verdicts); rerun: python -m "
@@ -132,12 +138,10 @@ def claim_units(ex: Experiment, visual: bool | None = None) -> dict[str, "Units"
 def claims(ex: Experiment, *, n_resamples: int = N_RESAMPLES, seed: int = 0) -> pd.DataFrame:
     """Every part of every claim of the papers, tested on our runs: effect, 95% paired-bootstrap interval over eval
     queries (or query photos), three-valued verdict, and the claim's verdict. One row per part; the columns are
-    documented in :func:`mmpaper.report.claims.evaluate_claims` (``claim_id``, ``claim``, ``part``, ``quantity``,
+    documented in :func:`mmpaper.report.judge.evaluate_claims` (``claim_id``, ``claim``, ``part``, ``quantity``,
     ``unit``, ``rule``, ``effect``, ``ci_low``, ``ci_high``, ``se``, ``verdict``, ``claim_verdict``, ``combine``,
-    ``paper``, ``paper_meets_rule``, ``n_units``); :func:`mmpaper.report.claims.claim_summary` gives one row per
+    ``paper``, ``paper_meets_rule``, ``n_units``); :func:`mmpaper.report.judge.claim_summary` gives one row per
     claim."""
-    from .claims import claim_definitions, evaluate_claims
-
     visual = has_visual(ex)
     return evaluate_claims(claim_definitions(ex.preset.vs_k_precision, visual=visual), claim_units(ex, visual),
                            n_resamples=n_resamples, seed=seed)

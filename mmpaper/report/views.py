@@ -7,19 +7,14 @@ kind, numbers formatted once. Every view returns a DataFrame of strings, ready f
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..experiments import PAPER_COLUMNS, VARIANTS
-from ..plots import variant_label
+from ..paper import PAPER_COLUMNS, PAPER_TABLE1, SEEN_NEGATIVE_PAIRS, THREE_VS_FOUR_TOWER, VARIANTS, variant_label
 
 MAX_COLUMNS = 10
 DASH = "—"
-# Table 1 of the paper (pairs, distinct queries, distinct products per period).
-PAPER_TABLE1 = {"train": {"pairs": 5_400_836, "queries": 988_090, "products": 581_158},
-                "eval": {"pairs": 150_179, "queries": 38_268, "products": 3_384_067}}
 PCT = {c: f"{c} %" for c in PAPER_COLUMNS}
 SOURCES = ("ours", "paper")
 
@@ -153,12 +148,11 @@ def visual(vs: pd.DataFrame) -> pd.DataFrame:
 
 def three_vs_four_tower(t2: pd.DataFrame) -> pd.DataFrame:
     """Recall@100 and Exact (%) of 4tMM and 3tMM trained the same way, ours and the paper's (numbers)."""
-    pairs = [("joint", "4tmm-joint", "3tmm-joint"), ("joint + seen neg", "4tmm-joint-seenneg", "3tmm-joint-seenneg"),
-             ("MLP + seen neg", "4tmm-mlp-seenneg", "3tmm-mlp-seenneg")]
     rows = [{"training": lbl, "4tMM R@100": t2.loc[a, "R@100"], "3tMM R@100": t2.loc[b, "R@100"],
              "paper 4tMM R@100": t2.loc[a, "paper R@100"], "paper 3tMM R@100": t2.loc[b, "paper R@100"],
              "4tMM E": t2.loc[a, "E"], "3tMM E": t2.loc[b, "E"],
-             "paper 4tMM E": t2.loc[a, "paper E"], "paper 3tMM E": t2.loc[b, "paper E"]} for lbl, a, b in pairs]
+             "paper 4tMM E": t2.loc[a, "paper E"], "paper 3tMM E": t2.loc[b, "paper E"]}
+            for lbl, a, b in THREE_VS_FOUR_TOWER]
     return pd.DataFrame(rows).set_index("training")
 
 
@@ -177,10 +171,8 @@ def three_vs_four_tower_view(cmp: pd.DataFrame) -> pd.DataFrame:
 
 def seen_negative_effect(t2: pd.DataFrame) -> pd.DataFrame:
     """What adding seen negatives changes (%-points), ours and the paper's as paired rows."""
-    pairs = [("4tmm-joint-seenneg", "4tmm-joint"), ("4tmm-mlp-seenneg", "4tmm-mlp"),
-             ("3tmm-joint-seenneg", "3tmm-joint")]
     rows = {}
-    for a, b in pairs:
+    for a, b in SEEN_NEGATIVE_PAIRS:
         for source in SOURCES:
             p = "" if source == "ours" else "paper "
             rows[(variant_label(b), source)] = {f"Δ{c} (% pts)": t2.loc[a, f"{p}{c}"] - t2.loc[b, f"{p}{c}"]
@@ -191,50 +183,19 @@ def seen_negative_effect(t2: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------------ claims
-# report.claims(ex) is being rewritten as paired statistical tests (three-valued verdicts, 95% intervals, a rule
-# per claim); the book reads whichever of these columns it finds, so it shows the old and the new shape alike.
-CLAIM_FIELDS = {
-    "claim": ("claim", "name", "short"),
-    "words": ("paper's words", "paper words", "quote", "words", "paper_words", "claim in the paper's words"),
-    "rule": ("rule", "test", "criterion"),
-    "effect": ("effect", "estimate", "ours", "measured"),
-    "low": ("ci_low", "low", "lower", "ci low", "95% low"),
-    "high": ("ci_high", "high", "upper", "ci high", "95% high"),
-    "interval": ("interval", "95% interval", "ci", "95% CI"),
-    "verdict": ("verdict", "holds on our world", "holds"),
-    "why": ("why", "reason", "because", "explanation"),
-    "paper": ("paper", "paper value", "paper's numbers"),
-}
-
-
 def claim_records(claims: pd.DataFrame) -> list[dict]:
-    """One dict per claim with the keys of :data:`CLAIM_FIELDS` (missing ones as None). A frame with one row per
-    *part* of a claim (``claim_id``, ``part``, ``claim_verdict``: ``mmpaper.report.claims``) gives one record per
-    claim whose ``parts`` lists the part records; the claim's verdict is ``claim_verdict``."""
-    if "claim_id" in claims.columns and "part" in claims.columns:
-        records = []
-        for _, group in claims.groupby("claim_id", sort=False):
-            parts = _flat_records(group.drop(columns=["claim_verdict"], errors="ignore"))
-            first = dict(parts[0])
-            verdict = group["claim_verdict"].iloc[0] if "claim_verdict" in group else first["verdict"]
-            for i, part in enumerate(parts):
-                part["part"] = group["part"].iloc[i]
-                part["quantity"] = group["quantity"].iloc[i] if "quantity" in group else None
-                part["paper_meets_rule"] = group["paper_meets_rule"].iloc[i] if "paper_meets_rule" in group else None
-            records.append({**first, "verdict": verdict_word(verdict), "parts": parts,
-                            "rule": None, "effect": None, "low": None, "high": None, "paper": None})
-        return records
-    return _flat_records(claims)
-
-
-def _flat_records(claims: pd.DataFrame) -> list[dict]:
-    lower = {c.lower(): c for c in claims.columns}
-    found = {k: next((lower[c.lower()] for c in cands if c.lower() in lower), None) for k, cands in CLAIM_FIELDS.items()}
+    """One dict per claim from the claims table (one row per *part*: :func:`mmpaper.report.judge.evaluate_claims`):
+    the claim's ``claim``, ``words``, ``verdict`` and ``parts``, each part a dict of its row (``part``, ``quantity``,
+    ``rule``, ``effect``, ``low``, ``high``, ``verdict``, ``paper``, ``paper_meets_rule``)."""
     records = []
-    for _, row in claims.iterrows():
-        rec = {k: (row[c] if c is not None else None) for k, c in found.items()}
-        rec["verdict"] = verdict_word(rec["verdict"])
-        records.append(rec)
+    for _, group in claims.groupby("claim_id", sort=False):
+        parts = [{"part": r["part"], "quantity": r.get("quantity"), "rule": r.get("rule"), "effect": r["effect"],
+                  "low": r.get("ci_low"), "high": r.get("ci_high"), "verdict": verdict_word(r["verdict"]),
+                  "paper": r.get("paper"), "paper_meets_rule": r.get("paper_meets_rule")}
+                 for _, r in group.iterrows()]
+        first = group.iloc[0]
+        records.append({"claim": first["claim"], "words": first.get("words", first["claim"]),
+                        "verdict": verdict_word(first["claim_verdict"]), "parts": parts})
     return records
 
 
@@ -249,48 +210,27 @@ def verdict_word(v) -> str:
 
 
 def claims_summary(claims: pd.DataFrame) -> pd.DataFrame:
-    """One short row per claim: the claim, its verdict and our effect (with its interval when there is one; for a
-    claim in parts, each part's)."""
+    """One short row per claim: the claim, its verdict and each part's effect with its interval."""
     rows = []
     for i, r in enumerate(claim_records(claims), 1):
-        ours = ("; ".join(f"{p['part']}: {effect_text(p)}" for p in r["parts"]) if r.get("parts")
-                else effect_text(r))
+        ours = "; ".join(f"{p['part']}: {effect_text(p)}" for p in r["parts"])
         rows.append({"#": i, "claim": r["claim"], "verdict": r["verdict"], "ours": ours})
     return _check_width(pd.DataFrame(rows).set_index("#"))
 
 
 def effect_text(r: dict) -> str:
+    """A part's effect with its 95% interval: ``+1.2 (95% interval +0.5 to +2.0)``."""
     effect = r.get("effect")
-    text = cell(effect) if effect is not None else DASH
-    if isinstance(effect, float) and np.isfinite(effect) and r.get("low") is not None:
-        text = f"{effect:+.1f}"
-    if r.get("interval") is not None and not (isinstance(r["interval"], float) and np.isnan(r["interval"])):
-        text += f" (95% interval {r['interval']})"
-    elif r.get("low") is not None and r.get("high") is not None and not pd.isna(r["low"]):
+    if effect is None or not np.isfinite(float(effect)):
+        return DASH
+    text = f"{float(effect):+.1f}"
+    if r.get("low") is not None and r.get("high") is not None and not pd.isna(r["low"]):
         text += f" (95% interval {float(r['low']):+.1f} to {float(r['high']):+.1f})"
     return text
 
 
 # -------------------------------------------------------------------------------------------- calibration
 CALIBRATED = "calibrated"
-
-
-def calibration_path(world: str, directory: str | Path | None = None) -> Path:
-    from ..calibrate import record_path
-
-    path = record_path(world)
-    return Path(directory) / path.name if directory else path
-
-
-def load_calibration(world: str, directory: str | Path | None = None) -> dict | None:
-    """The calibration record of a world preset (``data_cards/calibration_<world>.json``), or None if absent."""
-    path = calibration_path(world, directory)
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
 
 
 def calibration_table(record: dict) -> pd.DataFrame:
@@ -335,22 +275,6 @@ def calibration_chosen(record: dict) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------------- the seed sweep
-def seed_sweep_path(preset: str, directory: str | Path | None = None) -> Path:
-    from ..book import ROOT
-
-    return Path(directory or ROOT / "book" / "recorded") / f"claims_seeds_{preset}.json"
-
-
-def load_seed_sweep(preset: str, directory: str | Path | None = None) -> tuple[dict, pd.DataFrame] | None:
-    """The recorded seed sweep of a preset (``python -m mmpaper tables --seeds``, copied to ``book/recorded``): its
-    record (machine, date, commit) and its per-claim verdicts per seed; None when none was recorded."""
-    path = seed_sweep_path(preset, directory)
-    table = path.with_suffix(".csv")
-    if not path.exists() or not table.exists():
-        return None
-    return json.loads(path.read_text()), pd.read_csv(table)
-
-
 def seed_sweep_table(summary: pd.DataFrame) -> pd.DataFrame:
     """One row per claim: its verdict on each seed, pooled, and whether the seeds agree."""
     keep = ["claim_id"] + [c for c in summary.columns if c.startswith("seed ")] + ["pooled", "seeds agree"]

@@ -1,0 +1,111 @@
+"""What a chapter calls at run time: :func:`open_experiment` (its preset's experiment with the chapter's runs
+trained or reused) and, in Colab, what will train and for about how long. What this module prints is what the
+chapter shows."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+
+from ..experiments import Experiment
+from ..logs import quiet_libraries
+from ..paper import variant, variant_names
+
+
+# Seconds each stage took (training + evaluation), measured on this project's 2-core CPU machine: the cpu preset
+# from the session-2 timings (uncontended), smoke from a run in session 3. What a chapter announces before it trains.
+RECORDED_SECONDS = {
+    "cpu": {"stage0-clip": 54, "bibert": 28, "clip": 1, "4tmm-cat": 1, "4tmm-acat": 8, "4tmm-mlp": 9,
+            "4tmm-joint": 19, "4tmm-joint-seenneg": 33, "4tmm-mlp-seenneg": 15, "3tmm-joint": 16,
+            "3tmm-joint-seenneg": 34, "3tmm-mlp-seenneg": 16, "vs-img2img": 24, "vs-3tower": 47, "vs-4tower": 70},
+    "smoke": {"stage0-clip": 7, "bibert": 6, "clip": 1, "4tmm-cat": 1, "4tmm-acat": 1, "4tmm-mlp": 2, "4tmm-joint": 3,
+              "4tmm-joint-seenneg": 6, "4tmm-mlp-seenneg": 3, "3tmm-joint": 2, "3tmm-joint-seenneg": 4,
+              "3tmm-mlp-seenneg": 3, "vs-img2img": 2, "vs-3tower": 3, "vs-4tower": 2},
+}
+RECORDED_SECONDS["colab"] = RECORDED_SECONDS["cpu"]  # the same settings; on a GPU it is faster
+
+
+def in_colab() -> bool:
+    """Running in Google Colab, or ``MMPAPER_COLAB`` set to simulate it (a notebook run here takes Colab's path)."""
+    return "google.colab" in sys.modules or bool(os.environ.get("MMPAPER_COLAB"))
+
+
+def training_plan(ex, names: list[str]) -> list[str]:
+    """The stages that must train before ``names`` can be read, in order: the stand-in CLIP (stage 0), BiBERT
+    (stage 1) when a multimodal row starts from it, then every named variant without a finished run directory."""
+    def finished(name: str) -> bool:
+        try:
+            ex.result(name)
+            return True
+        except FileNotFoundError:
+            return False
+
+    todo = [n for n in names if not finished(n)]
+    needs_bibert = any(variant(n).model in ("4tmm", "3tmm") for n in todo) and not finished("bibert")
+    stages = ["bibert"] if needs_bibert and "bibert" not in todo else []
+    clip_trains = ex.preset.world != "esci" and ex.preset.clip_pretrained is None
+    if clip_trains and (todo or stages) and not (ex.clip_dir() / "clip.pt").exists():
+        stages.insert(0, "stage0-clip")
+    return stages + todo
+
+
+def _announce(ex, names: list[str], plan: list[str]) -> None:
+    import torch  # already loaded by the experiment; asked here only for the device's name
+
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else \
+        "CPU (no GPU attached: Runtime > Change runtime type > T4 GPU makes this faster)"
+    print(f"Colab: preset {ex.preset.name!r} on {device}; this chapter reads {len(names)} run(s): {', '.join(names)}")
+    if not plan:
+        print(f"All of them are finished in {ex.runs_dir}: nothing trains.")
+        return
+    recorded = RECORDED_SECONDS.get(ex.preset.name, {})
+    known = [recorded[s] for s in plan if s in recorded]
+    if len(known) == len(plan):
+        seconds = sum(known)
+        estimate = ("about " + (f"{seconds} s" if seconds < 90 else f"{round(seconds / 60)} min") +
+                    " on a 2-core CPU (measured)") + \
+            (", less on this GPU" if torch.cuda.is_available() else "")
+    else:
+        estimate = f"no recorded timing for preset {ex.preset.name!r}"
+    print(f"To train now ({estimate}), then reused from {ex.runs_dir}: {', '.join(plan)}", flush=True)
+
+
+def open_experiment(preset: str = "cpu", runs_dir: str | Path | None = None, variants: list[str] | None = None):
+    """Every chapter's set-up: the preset's :class:`~mmpaper.experiments.Experiment` with the chapter's
+    ``variants`` run (all when None, the stages they start from included) — finished run directories are reused,
+    so only what is missing trains.
+
+    In the book's own runs library warnings are silenced and nothing shows progress. In Colab (or with
+    ``MMPAPER_COLAB=1``, which simulates it) the ``cpu`` preset becomes ``colab`` (the same settings, on the GPU when
+    the runtime has one), and before anything trains the chapter says what will train and about how long it takes,
+    then shows a progress bar over the stages and Lightning's bar over each one's epochs."""
+    names = variant_names(variants)
+    if not in_colab():
+        warnings.filterwarnings("ignore")
+        ex = Experiment(preset, runs_dir=runs_dir, progress=False)
+        ex.run_all(names)
+        return ex
+    from tqdm.auto import tqdm  # a widget bar in Colab; imported here, as it warns at import outside notebooks
+
+    quiet_libraries()  # Lightning's start-up chatter off; real warnings stay visible
+    if preset == "cpu":
+        preset = "colab"
+    ex = Experiment(preset, runs_dir=runs_dir, progress=True)
+    plan = training_plan(ex, names)
+    _announce(ex, names, plan)
+    t0 = time.perf_counter()
+    trained = [s for s in plan if s != "stage0-clip"]  # stage 0 trains inside the first stage that needs it
+    with tqdm(total=len(trained), desc="chapter runs", unit="run", disable=not trained) as bar:
+        for name in trained:
+            bar.set_postfix_str(name)
+            ex.run(name)
+            bar.update()
+    ex.run_all(names)  # everything is finished now: this only reads the run directories
+    if plan:
+        print(f"Trained {len(plan)} stage(s) in {time.perf_counter() - t0:.0f} s.", flush=True)
+    return ex
+
+

@@ -1,0 +1,140 @@
+"""Rendering the world's pictures: a category's silhouette in a colour and a pattern, with jitter, background,
+clutter, occlusion and noise, as small uint8 RGB images. Every random draw comes from the generator passed in, so
+the world's one random stream decides every pixel."""
+from __future__ import annotations
+
+import numpy as np
+
+from .vocabulary import CATEGORIES, CATEGORY_NAMES, COLOUR_NAMES, COLOURS, PATTERN_NAMES
+
+
+def _silhouette(kind: str, w: float, h: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Boolean mask of a category's silhouette on coordinates in [-1, 1] (broadcast arrays)."""
+    ax, ay = np.abs(x) / w, np.abs(y) / h
+    if kind == "rect":
+        return (ax < 1) & (ay < 1)
+    if kind == "ellipse":
+        return ax**2 + ay**2 < 1
+    if kind == "ring":
+        r = ax**2 + ay**2
+        return (r < 1) & (r > 0.35)
+    if kind == "diamond":
+        return ax + ay < 1
+    if kind == "triangle":  # apex at the top
+        t = (y / h + 1) / 2
+        return (ay < 1) & (ax < t)
+    if kind == "trapezoid":
+        t = (y / h + 1) / 2
+        return (ay < 1) & (ax < 0.45 + 0.55 * t)
+    if kind == "tee":
+        return ((ay < 1) & (ax < 0.35)) | ((y / h < -0.45) & (y / h > -1) & (ax < 1))
+    if kind == "cross":
+        return ((ax < 0.3) & (ay < 1)) | ((ay < 0.3) & (ax < 1))
+    # the shapes below add the one detail that tells a kind of product from another of the same outline, as a
+    # handle tells a mug from a ring: every category is recognisable from its picture, as in catalog photos
+    u, v = x / w, y / h  # signed, y grows downwards
+    if kind == "legs":  # trousers, shorts: a waistband and two legs
+        return (ax < 1) & (ay < 1) & ((v < -0.55) | (ax > 0.12))
+    if kind == "ell":  # boots, socks: a shaft and a foot pointing right
+        return ((u > -1) & (u < 0.1) & (ay < 1)) | ((u > -1) & (u < 1) & (v > 0.45) & (v < 1))
+    if kind == "holed":  # phone case: a rounded slab with a camera hole
+        return (ax < 1) & (ay < 1) & ~(((u + 0.45) ** 2 + (v + 0.6) ** 2) < 0.09)
+    if kind == "bag":  # backpack, handbag: a body and a handle arch on top
+        body = (ax < 1) & (v > -0.45) & (v < 1)
+        r = (u / 0.55) ** 2 + ((v + 0.45) / 0.5) ** 2
+        return body | ((r < 1) & (r > 0.45) & (v < -0.45))
+    if kind == "mug":  # a body with a handle on the right
+        body = (u > -1) & (u < 0.45) & (ay < 1)
+        r = ((u - 0.5) / 0.45) ** 2 + (v / 0.5) ** 2
+        return body | ((r < 1) & (r > 0.35))
+    if kind == "teapot":  # a round body with a spout on the left and a knob on top
+        body = (u / 0.75) ** 2 + (v / 0.8) ** 2 < 1
+        spout = (u < -0.6) & (u > -1.05) & (np.abs(v + 0.2) < 0.15)
+        return body | spout | ((ax < 0.15) & (v < -0.7) & (v > -1))
+    if kind == "halfdisc":  # bowl: the lower half of a disc, open on top
+        return (ax ** 2 + ay ** 2 < 1) & (v > -0.1)
+    if kind == "dome":  # beanie: the upper half of a disc, with a turned-up band
+        return (ax ** 2 + ay ** 2 < 1) & (v < 0.35)
+    if kind == "arc":  # headphones: a headband arc and two ear cups
+        r = ax ** 2 + ay ** 2
+        band = (r < 1) & (r > 0.6) & (v < 0.1)
+        cups = (ax > 0.62) & (ax < 1) & (v > 0.0) & (v < 0.75)
+        return band | cups
+    if kind == "lamp":  # a shade on a thin stem and a base
+        t = (v + 1) / 1.1
+        shade = (v > -1) & (v < 0.1) & (ax < 0.35 + 0.65 * t)
+        return shade | ((ax < 0.08) & (v >= 0.1) & (v < 0.85)) | ((ax < 0.6) & (v >= 0.85) & (v < 1))
+    if kind == "vase":  # a round belly and a narrow neck
+        return ((u / 0.9) ** 2 + ((v - 0.35) / 0.65) ** 2 < 1) | ((ax < 0.32) & (v > -1) & (v < 0))
+    if kind == "bottle":  # a slender body, a shoulder and a cap
+        return ((ax < 1) & (v > -0.45) & (v < 1)) | ((ax < 0.45) & (v > -1) & (v <= -0.45))
+    if kind == "cushion":  # a pillow: a slab with pinched corners
+        return (ax < 1) & (ay < 1) & (ax ** 4 + ay ** 4 < 0.75)
+    if kind == "fringe":  # a rug: a slab with tassels at both ends
+        return ((ax < 0.85) & (ay < 1)) | ((ax >= 0.85) & (ax < 1) & (ay < 1) & ((np.floor(v * 4) % 2) == 0))
+    if kind == "roll":  # a rolled yoga mat: a long band and its roll at the right end
+        return ((u > -1) & (u < 0.6) & (np.abs(v) < 0.35)) | (((u - 0.65) / 0.35) ** 2 + (v / 0.75) ** 2 < 1)
+    if kind == "plug":  # a charger: a block with two prongs on top
+        return ((ax < 0.8) & (v > -0.3) & (v < 1)) | ((np.abs(ax - 0.4) < 0.1) & (v > -1) & (v <= -0.3))
+    if kind == "buckle":  # a belt: a long strap and a square buckle in the middle
+        return ((ax < 1) & (ay < 0.55)) | ((ax < 0.12) & (ay < 1) & ~((ax < 0.06) & (ay < 0.5)))
+    if kind == "shoe":  # sneakers: a low profile, a rounded toe on the right and a sole
+        return ((u > -1) & (u < 0.55) & (ay < 1) & ((v > -0.2) | (u < -0.2))) | \
+            ((((u - 0.55) / 0.45) ** 2 + ((v - 0.35) / 0.65) ** 2) < 1)
+    raise ValueError(f"unknown silhouette {kind!r}")
+
+
+def _pattern_mask(pattern: np.ndarray, px: np.ndarray, py: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """Where the pattern's second tone goes, per image (pattern codes index PATTERN_NAMES)."""
+    p = pattern[:, None, None]
+    stripes = ((py + phase) // 3) % 2 == 0
+    dots = (((px + phase) % 5) < 2) & (((py + phase) % 5) < 2)
+    checks = (((px + phase) // 4 + (py + phase) // 4) % 2) == 0
+    diagonal = (((px + py + phase) // 3) % 2) == 0
+    names = PATTERN_NAMES
+    return ((p == names.index("striped")) & stripes) | ((p == names.index("dotted")) & dots) | \
+        ((p == names.index("checked")) & checks) | ((p == names.index("diagonal")) & diagonal)
+
+
+def render(category: np.ndarray, colour: np.ndarray, pattern: np.ndarray, rng: np.random.Generator,
+           size: int = 32, *, background: np.ndarray | None = None, scale: tuple[float, float] = (0.8, 1.0),
+           shift: float = 0.12, noise: float = 8.0, clutter: int = 0, occlusion: float = 0.0) -> np.ndarray:
+    """Render ``[N, size, size, 3]`` uint8 images of objects given by category, colour and pattern codes."""
+    n = len(category)
+    coords = (np.arange(size) + 0.5) / size * 2 - 1
+    px = np.arange(size)[None, None, :]
+    py = np.arange(size)[None, :, None]
+    s = rng.uniform(*scale, n)[:, None, None]
+    dx, dy = (rng.uniform(-shift, shift, (2, n))[..., None, None])
+    x = (coords[None, None, :] - dx) / s
+    y = (coords[None, :, None] - dy) / s
+    mask = np.zeros((n, size, size), dtype=bool)
+    for c, name in enumerate(CATEGORY_NAMES):
+        rows = np.flatnonzero(category == c)
+        if rows.size:
+            kind, w, h = CATEGORIES[name][1]
+            mask[rows] = _silhouette(kind, w, h, x[rows], y[rows])
+    rgb = np.array([COLOURS[c][0] for c in COLOUR_NAMES], dtype=np.float32)[colour]        # [N, 3]
+    dark = rgb.mean(axis=1) < 90
+    second = np.where(dark[:, None], np.minimum(rgb + 140, 255), rgb * 0.35)             # the pattern's tone
+    tone = _pattern_mask(pattern, px, py, rng.integers(0, 6, n)[:, None, None])
+    if background is None:
+        background = rng.uniform(215, 250, (n, 1)).repeat(3, 1)
+    img = np.broadcast_to(background[:, None, None, :], (n, size, size, 3)).astype(np.float32).copy()
+    for _ in range(clutter):  # random rectangles behind the object
+        x0, y0 = rng.integers(0, size - 4, (2, n))
+        ww, hh = rng.integers(3, size // 3, (2, n))
+        col = rng.uniform(0, 255, (n, 3))
+        box = (px >= x0[:, None, None]) & (px < (x0 + ww)[:, None, None]) & \
+              (py >= y0[:, None, None]) & (py < (y0 + hh)[:, None, None])
+        img = np.where(box[..., None], col[:, None, None, :], img)
+    obj = np.where(tone[..., None], second[:, None, None, :], rgb[:, None, None, :])
+    img = np.where(mask[..., None], obj, img)
+    if occlusion > 0:  # a grey patch over part of the object
+        side = int(round(size * np.sqrt(occlusion)))
+        x0, y0 = rng.integers(0, size - side + 1, (2, n))
+        box = (px >= x0[:, None, None]) & (px < (x0 + side)[:, None, None]) & \
+              (py >= y0[:, None, None]) & (py < (y0 + side)[:, None, None])
+        img = np.where(box[..., None], 150.0, img)
+    img += rng.normal(0, noise, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)

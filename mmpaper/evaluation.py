@@ -1,0 +1,129 @@
+"""One evaluator per task (§4.2; in the spirit of sentence-transformers' ``InformationRetrievalEvaluator``): built
+from the eval data, called with a model. The same object runs inside training (validation recall for early
+stopping and α) and on its own (the final evaluation), so "embed → search → metrics" is written once.
+
+* :class:`RetrievalEvaluator`: embed every product and every query of a set, exact top-k
+  (:func:`mmpaper.retrieval.search`), purchase recall@k and, given a labeller, the label precision of Table 2.
+* :class:`VisualSearchEvaluator`: every query photo against every product image (KDD 2024): recall@k of the
+  photographed product, precision and false positives in the top ``k_precision``, distractor wins.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .metrics import distractor_preferred, label_precision, recall_at_k, visual_search_metrics
+from .retrieval import embed, search
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Evaluation:
+    """What one call of :class:`RetrievalEvaluator` found: the top-k product rows of every query (in the
+    evaluator's query order), the purchase recall@k and, when the evaluator has a labeller, the labels of the
+    top-k slots and the flat metrics of Table 2 (``recall``, ``E``, ``S``, ``C``, ``I``, ...)."""
+
+    topk: np.ndarray
+    recall: float
+    labels: np.ndarray | None
+    metrics: dict
+
+
+class RetrievalEvaluator:
+    """Purchase recall@k (and label precision) of any retrieval model on a fixed set of queries.
+
+    Args:
+        store: the :class:`~mmpaper.data.modules.FeatureStore` that batches products and queries.
+        query_rows: rows of ``store``'s query table to evaluate, in the order of the result.
+        purchase_rows, purchase_products: the purchases as ``(position in query_rows, product row)`` pairs.
+        k: the depth of the top-k (capped at the number of products).
+        batch_size: embedding batch size (it changes no number: the towers are evaluated in eval mode).
+        labeller: ``topk -> labels`` (``[n, k]`` label codes), for label precision; None for recall only.
+        use_gpu: FAISS on the GPU (None: when present). progress: progress bars. name: what the bars say.
+    """
+
+    def __init__(self, store, query_rows: np.ndarray, purchase_rows: np.ndarray, purchase_products: np.ndarray,
+                 *, k: int = 100, batch_size: int = 1024, labeller: Callable[[np.ndarray], np.ndarray] | None = None,
+                 use_gpu: bool | None = None, progress: bool = False, name: str = "eval"):
+        self.store, self.query_rows = store, np.asarray(query_rows)
+        self.purchase_rows, self.purchase_products = np.asarray(purchase_rows), np.asarray(purchase_products)
+        self.k, self.batch_size, self.labeller = k, batch_size, labeller
+        self.use_gpu, self.progress, self.name = use_gpu, progress, name
+
+    @property
+    def n_products(self) -> int:
+        return len(self.store.product_tokens.input_ids)
+
+    def search(self, model, device: str | torch.device = "cpu") -> np.ndarray:
+        """Embed every product and every query with ``model`` and return the exact top-k product rows."""
+        products = embed(model.encode_products,
+                         self.store.product_batches(np.arange(self.n_products), self.batch_size),
+                         device=device, desc="products", progress=self.progress)
+        queries = embed(model.encode_queries, self.store.query_batches(self.query_rows, self.batch_size),
+                        device=device, desc="queries", progress=self.progress)
+        _, topk = search(queries, products, min(self.k, len(products)), use_gpu=self.use_gpu)
+        return topk
+
+    def __call__(self, model, device: str | torch.device = "cpu") -> Evaluation:
+        t0 = time.perf_counter()
+        topk = self.search(model, device)
+        recall = recall_at_k(topk, self.purchase_rows, self.purchase_products)
+        metrics = {"recall": recall}
+        labels = None
+        if self.labeller is not None:
+            labels = self.labeller(topk)
+            metrics.update(label_precision(labels).as_dict())
+        metrics.update({"n_queries": int(len(self.query_rows)), "n_products": int(self.n_products),
+                        "k": int(topk.shape[1]), "eval_seconds": time.perf_counter() - t0})
+        logger.debug("%s: recall@%d %.4f over %d queries", self.name, topk.shape[1], recall, len(self.query_rows))
+        return Evaluation(topk, recall, labels, metrics)
+
+
+@dataclass
+class VisualEvaluation:
+    topk: np.ndarray
+    preferred: np.ndarray   # per photo: 1 the distractor outscored the product, 0 not, -1 no distractor
+    metrics: dict
+
+
+class VisualSearchEvaluator:
+    """Query photos against product images (KDD 2024): FAISS exact top-k, recall@k of the photographed product,
+    precision and false-positive rate in the top ``k_precision``, and how often the distractor wins.
+
+    ``photo_images`` / ``product_images``: uint8 arrays ``[N, S, S, 3]``; ``photo_rows``: the eval photos;
+    ``query_tokens``: open_clip tokens of every photo's short text (the 4-tower's query text); ``target`` and
+    ``distractor``: product rows per eval photo; ``attributes``: ``[n_products, 3]`` (category, colour, pattern)."""
+
+    def __init__(self, product_images, photo_images, photo_rows: np.ndarray, query_tokens: torch.Tensor,
+                 target: np.ndarray, distractor: np.ndarray, attributes: np.ndarray, *, k: int = 100,
+                 k_precision: int = 10, batch_size: int = 512, progress: bool = False):
+        self.product_images, self.photo_images = product_images, photo_images
+        self.photo_rows, self.query_tokens = np.asarray(photo_rows), query_tokens
+        self.target, self.distractor, self.attributes = np.asarray(target), np.asarray(distractor), attributes
+        self.k, self.k_precision, self.batch_size, self.progress = k, k_precision, batch_size, progress
+
+    def __call__(self, model) -> VisualEvaluation:
+        t0 = time.perf_counter()
+        bs, rows = self.batch_size, self.photo_rows
+        products = embed(model.encode_products,
+                         ({"product_image": torch.from_numpy(np.asarray(self.product_images[i:i + bs]))}
+                          for i in range(0, len(self.product_images), bs)), desc="product images",
+                         progress=self.progress)
+        queries = embed(model.encode_queries,
+                        ({"query_image": torch.from_numpy(np.asarray(self.photo_images[rows[i:i + bs]])),
+                          "query_text": self.query_tokens[rows[i:i + bs]]} for i in range(0, len(rows), bs)),
+                        desc="query photos", progress=self.progress)
+        _, topk = search(queries, products, min(self.k, len(products)))
+        metrics = visual_search_metrics(topk, self.target, self.attributes, k_precision=self.k_precision)
+        metrics["distractor_preferred"] = distractor_preferred(queries, products, self.target, self.distractor)
+        # per photo (1 preferred, 0 not, -1 no distractor): the claims' paired statistics resample photos
+        preferred = distractor_preferred(queries, products, self.target, self.distractor, per_photo=True)
+        metrics.update({"n_photos": int(len(rows)), "n_products": int(len(products)), "k": int(topk.shape[1]),
+                        "eval_seconds": time.perf_counter() - t0})
+        return VisualEvaluation(topk, preferred, metrics)

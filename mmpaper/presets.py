@@ -1,0 +1,73 @@
+"""Presets: the sizes, budgets and devices of a whole study, by name (``smoke``, ``cpu``, ``colab``, ``gpu``,
+``esci``). A preset names its world (a world preset of :mod:`mmpaper.data.world`, or ``esci``); its ``seed`` drives
+the world, the stage-0 CLIP and every training run."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .towers import TINY_CLIP, BiBERTConfig
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    world: str                                   # a world preset (smoke, cpu, gpu) or "esci"
+    bibert: BiBERTConfig = field(default_factory=BiBERTConfig)
+    clip_model: str = TINY_CLIP
+    clip_pretrained: str | None = None           # None: stage 0 pretrains on the caption corpus
+    clip_epochs: int = 8
+    bibert_epochs: int = 6
+    variant_epochs: int = 3
+    batch_size: int = 128
+    clip_batch_size: int = 256
+    lr_clip: float = 2e-3
+    lr_bibert: float = 1e-3
+    lr_variant: float = 5e-4
+    temperature: float = 0.05
+    n_seen_negatives: int = 3
+    fused_dim: int = 128
+    k: int = 100
+    patience: int = 2
+    val_fraction: float = 0.1
+    alpha_grid: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    vs_epochs: int = 6                           # visual search: epochs over the world's training photos
+    vs_batch_size: int = 128
+    lr_vs: float = 5e-4
+    vs_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)  # w_1 (d_img, title), w_2 (q_img, title), w_3 (q_text)
+    vs_k_precision: int = 10
+    seed: int = 0
+    accelerator: str = "auto"                    # GPU when present; a preset pins "cpu" or "gpu" only on purpose
+    devices: int | str = "auto"                  # e.g. 2 with strategy "ddp": NT-Xent over the gathered batch
+    strategy: str = "auto"
+    esci_dir: str | None = None
+    three_tower_query: str = "mlp"               # 3tMM query side, Eq. 5 read as F_q(f_q(q)) ("mlp") or f_q(q)
+    vs_shared_encoders: bool = True              # visual search: one CLIP shared by the towers (KDD 2024, Fig. 4)
+    world_settings: tuple = ()                   # (name, value) pairs over the world preset (calibration trials)
+
+
+PRESETS: dict[str, Preset] = {
+    "smoke": Preset("smoke", "smoke", BiBERTConfig(vocab_size=600, hidden_size=32, intermediate_size=64,
+                                                   embed_dim=32, max_length=16),
+                    clip_epochs=2, bibert_epochs=2, variant_epochs=1, batch_size=64, clip_batch_size=128,
+                    patience=None, vs_epochs=1, vs_batch_size=64,
+                    accelerator="cpu"),  # pinned: tests compare exact numbers, which GPU kernels would change
+    # BiBERT trains until its validation recall stops rising (its curve still rose at 6 epochs): a fair text baseline
+    "cpu": Preset("cpu", "cpu", accelerator="cpu", clip_epochs=16, bibert_epochs=20),  # pinned: the book's calibrated, recorded numbers are CPU numbers
+    "gpu": Preset("gpu", "gpu", BiBERTConfig(vocab_size=16000, hidden_size=768, num_layers=2, num_heads=4,
+                                             intermediate_size=3072, max_length=32, embed_dim=256),
+                  clip_model="ViT-B-32-256", clip_epochs=10, bibert_epochs=6, variant_epochs=3, batch_size=1024,
+                  clip_batch_size=1024, lr_bibert=2e-4, lr_variant=1e-4, fused_dim=256, accelerator="gpu"),
+    "esci": Preset("esci", "esci", BiBERTConfig(vocab_size=16000, hidden_size=256, intermediate_size=1024,
+                                                max_length=32, embed_dim=256),
+                   clip_model="ViT-L-14", clip_pretrained="openai", batch_size=512, fused_dim=256,
+                   accelerator="auto", esci_dir="data/esci"),
+}
+# Colab: the cpu preset's world and settings on whatever the runtime has (a T4 when one is attached); its own run
+# directories, since GPU kernels give slightly different numbers. book.open_experiment picks it inside Colab.
+PRESETS["colab"] = replace(PRESETS["cpu"], name="colab", accelerator="auto")
+
+
+def preset(name: str, **overrides) -> Preset:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid: {list(PRESETS)}")
+    return replace(PRESETS[name], **overrides)

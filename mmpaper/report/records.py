@@ -1,0 +1,40 @@
+"""The recorded results the book shows but does not re-run: the calibration record of a world preset
+(``data_cards/calibration_<world>.json``) and the recorded seed sweep (``book/recorded/claims_seeds_<preset>``)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..paths import calibration_record, recorded_dir
+
+
+def calibration_path(world: str, directory: str | Path | None = None) -> Path:
+    path = calibration_record(world)
+    return Path(directory) / path.name if directory else path
+
+
+def load_calibration(world: str, directory: str | Path | None = None) -> dict | None:
+    """The calibration record of a world preset (``data_cards/calibration_<world>.json``), or None if absent."""
+    path = calibration_path(world, directory)
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+
+
+def seed_sweep_path(preset: str, directory: str | Path | None = None) -> Path:
+    return Path(directory or recorded_dir()) / f"claims_seeds_{preset}.json"
+
+
+def load_seed_sweep(preset: str, directory: str | Path | None = None) -> tuple[dict, pd.DataFrame] | None:
+    """The recorded seed sweep of a preset (``python -m mmpaper tables --seeds``, copied to ``book/recorded``): its
+    record (machine, date, commit) and its per-claim verdicts per seed; None when none was recorded."""
+    path = seed_sweep_path(preset, directory)
+    table = path.with_suffix(".csv")
+    if not path.exists() or not table.exists():
+        return None
+    return json.loads(path.read_text()), pd.read_csv(table)
