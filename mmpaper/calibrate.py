@@ -46,7 +46,7 @@ SPACES: dict[str, dict[str, tuple]] = {
         "p_query_colour": (0.05, 0.3),       # how specific queries are
         "p_query_brand": (0.0, 0.2),
         "p_query_extra": (0.1, 0.7),         # how varied broad queries are, so fewer of them merge into one string
-        "p_title_colour": (0.7, 0.95),       # how much titles say of what images show
+        "image_gap": (0.02, 0.4),            # how often titles leave out the colour or pattern images show
         "exposure": (1.5, 3.0),              # popular products shown, considered and bought more
         "popularity_weight": (0.5, 2.0),
         "brand_popularity": (0.0, 0.8),      # some brands sell better: titles name brands, pictures cannot
@@ -62,7 +62,7 @@ SPACES["smoke"] = {**SPACES["cpu"], "n_products": (300, 1_200), "n_train_queries
 # 0-2; its record is data_cards/calibration_cpu.json at commit c53db60), with sibling purchases at the share the
 # probes on the two baselines left plausible (they lifted BiBERT's Irrelevant share to the paper's; data card).
 START = {"n_products": 3_850, "category_skew": 0.706, "n_train_queries": 6_200, "p_query_colour": 0.145,
-         "p_query_brand": 0.152, "p_query_extra": 0.507, "p_title_colour": 0.924,
+         "p_query_brand": 0.152, "p_query_extra": 0.507, "image_gap": 0.076,
          "exposure": 2.685, "popularity_weight": 1.517, "brand_popularity": 0.017,
          "attribute_weight": 4.868, "p_offtarget": 0.001, "purchases_train": 4.168,
          "purchases_eval": 3.563, "p_sibling": 0.04}

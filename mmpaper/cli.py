@@ -34,7 +34,7 @@ from .distributed import process_rank
 from .experiments import Experiment
 from .figures import FIGURES, FORMATS, draw, save
 from .logs import quiet_libraries, set_level
-from .paper import VISUAL_VARIANTS, variant_names
+from .paper import ALL_VARIANTS, variant, variant_names
 from .paths import CACHE_ENV, ROOT, default_cache_dir, default_runs_dir
 from .presets import PRESETS
 from .report.tables import write_tables
@@ -259,11 +259,13 @@ def validate(args) -> None:
                              f"{', '.join(missing)}; fetch them with: python -m mmpaper data esci --dir {preset.esci_dir}")
     variants = getattr(args, "variant", None)
     if preset.world == "esci" and variants:
-        visual = [n for n in variants if n in VISUAL_VARIANTS]
-        if visual and set(visual) == set(VISUAL_VARIANTS) and len(variants) > len(visual):
-            args.variant = [n for n in variants if n not in VISUAL_VARIANTS]  # `all` on ESCI: its Table 2 rows
-        elif visual:
-            raise UsageError(f"argument --variant: {visual[0]!r} needs the world's query photos, which preset 'esci' "
+        world_only = [n for n in ALL_VARIANTS if variant(n).visual or variant(n).needs_intents]
+        asked = [n for n in variants if n in world_only]
+        if asked and set(asked) == set(world_only) and len(variants) > len(asked):
+            args.variant = [n for n in variants if n not in world_only]  # `all` on ESCI: the rows it can have
+        elif asked:
+            what = "query photos" if variant(asked[0]).visual else "true shopper intents"
+            raise UsageError(f"argument --variant: {asked[0]!r} needs the world's {what}, which preset 'esci' "
                              f"lacks; use --variant table2")
     if args.command in ("run", "book", "calibrate"):  # commands that train: Lightning's own check, now
         _check_training(preset, getattr(args, "devices", None), getattr(args, "strategy", None))

@@ -112,7 +112,7 @@ class VisualSearchEvaluator:
         t0 = time.perf_counter()
         bs, rows = self.batch_size, self.photo_rows
         products = embed(model.encode_products,
-                         ({"product_image": torch.from_numpy(np.asarray(self.product_images[i:i + bs]))}
+                         ({"product_image": torch.from_numpy(np.array(self.product_images[i:i + bs]))}
                           for i in range(0, len(self.product_images), bs)), desc="product images",
                          progress=self.progress)
         queries = embed(model.encode_queries,

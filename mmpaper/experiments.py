@@ -28,11 +28,13 @@ from . import __version__
 from .data.esci import load_esci
 from .data.modules import CaptionDataModule, FeatureStore, PairsDataModule, PhotoDataModule, TokenTable
 from .data.cache import load_world
+from .data.vocabulary import CATEGORY_NAMES
 from .data.world import world_config
 from .distributed import agree, process_rank
 from .evaluation import RetrievalEvaluator, VisualSearchEvaluator
 from .fsio import config_hash, read_json, write_json
-from .models import BiBERTRetriever, CLIPRetriever, FourTowerMM, ThreeTowerMM, VisualSearchModel
+from .models import (BiBERTRetriever, CategoryOrderRetriever, CLIPRetriever, FourTowerMM, ThreeTowerMM,
+                     VisualSearchModel)
 from .paper import Variant, variant, variant_names
 from .paths import default_runs_dir
 from .presets import Preset, preset
@@ -227,14 +229,36 @@ class Experiment:
             product_clip, query_clip = self.clip_features()
             self._store = FeatureStore(TokenTable.build(bibert.tokenize, cat.products["title"].tolist()),
                                        TokenTable.build(bibert.tokenize, cat.queries["query"].tolist()),
-                                       product_clip=product_clip, query_clip=query_clip)
+                                       product_clip=product_clip, query_clip=query_clip,
+                                       **self._control_features())
         return self._store
+
+    def _has_intents(self) -> bool:
+        return "category" in self.catalog.queries.columns and "popularity" in self.catalog.products.columns
+
+    def _control_features(self) -> dict:
+        """What the control rows read (world only): each query's true category, each product's category and its
+        place in the two orders, popularity (the oracle) and a seeded random order, both in [0, 0.5)."""
+        if not self._has_intents():
+            return {}
+        cat = self.catalog
+        n = len(cat.products)
+        by_popularity = np.empty(n)
+        by_popularity[np.argsort(cat.products["popularity"].to_numpy(), kind="stable")] = np.arange(n)
+        random_order = np.random.default_rng([self.preset.seed, 7]).permutation(n)
+        return {"query_features": {"query_category": torch.from_numpy(cat.queries["category"].to_numpy(np.int64))},
+                "product_features": {
+                    "product_category": torch.from_numpy(cat.products["category"].to_numpy(np.int64)),
+                    "product_order_oracle": torch.from_numpy(0.5 * by_popularity / n).float(),
+                    "product_order_category-random": torch.from_numpy(0.5 * random_order / n).float()}}
 
     # -- models
     def build_model(self, name: str, bibert: BiBERT | None = None):
         v, p = variant(name), self.preset
         if v.model == "clip":
             return CLIPRetriever(None)
+        if v.model in ("oracle", "category-random"):
+            return CategoryOrderRetriever(len(CATEGORY_NAMES), order=f"product_order_{v.model}")
         bibert = bibert if bibert is not None else self.bibert()
         if v.model == "bibert":
             return BiBERTRetriever(bibert)
@@ -321,6 +345,9 @@ class Experiment:
         if v.visual and getattr(self.catalog, "photos", None) is None:
             raise ValueError(f"variant {name!r} needs query photos; the {self.preset.world!r} catalog has none "
                              f"(run --variant table2)")
+        if v.needs_intents and not self._has_intents():
+            raise ValueError(f"control {name!r} reads the shoppers' true categories, which only the embedded world "
+                             f"has; the {self.preset.world!r} catalog has none (run --variant table2)")
         # upstream stages first, so whether they were trained now or earlier never shifts this run's random state;
         # each takes its own lock, so no lock is held while waiting for another
         if v.visual:
@@ -363,8 +390,7 @@ class Experiment:
             dm = self._datamodule(seen=v.seen_negatives)
             lr = p.lr_bibert if v.model == "bibert" else p.lr_variant
             system = self._system(name, model, dm, lr=lr)
-            max_epochs = p.bibert_epochs if v.model == "bibert" else p.variant_epochs
-            trainer = make_trainer(directory, max_epochs=max_epochs, accelerator=p.accelerator,
+            trainer = make_trainer(directory, max_epochs=p.max_epochs, accelerator=p.accelerator,
                                    devices=p.devices, strategy=p.strategy, patience=p.patience,
                                    progress=self.progress, validation=len(dm.val_query_ids) > 0)
             epochs = fit(trainer, system, dm, name, resume_checkpoint(directory), callbacks)

@@ -40,7 +40,8 @@ def gather_with_grad(x: torch.Tensor) -> torch.Tensor:
 
 
 def nt_xent(query: torch.Tensor, product: torch.Tensor, temperature: float = 0.05,
-            seen_negatives: torch.Tensor | None = None, gather: bool = False) -> torch.Tensor:
+            seen_negatives: torch.Tensor | None = None, gather: bool = False,
+            seen_mask: torch.Tensor | None = None) -> torch.Tensor:
     """NT-Xent (Eq. 1) over in-batch negatives plus optional seen negatives.
 
     Args:
@@ -50,6 +51,8 @@ def nt_xent(query: torch.Tensor, product: torch.Tensor, temperature: float = 0.0
         seen_negatives: ``[N·k, D]`` (or ``[N, k, D]``) embeddings of the seen negatives, shared as candidates by
             every query of the batch.
         gather: all-gather products and negatives across processes (DDP) before scoring.
+        seen_mask: ``[N·k]`` bool, False for an empty seen-negative slot (a query with fewer than ``k``): that
+            candidate is left out of every ``C_i``, as if it were not in the batch.
     """
     if query.shape != product.shape:
         raise ValueError(f"query {tuple(query.shape)} and product {tuple(product.shape)} embeddings differ in shape")
@@ -58,6 +61,8 @@ def nt_xent(query: torch.Tensor, product: torch.Tensor, temperature: float = 0.0
     negatives = None
     if seen_negatives is not None:
         negatives = F.normalize(seen_negatives.float().reshape(-1, q.shape[1]), dim=-1)
+        if seen_mask is not None and seen_mask.numel() != negatives.shape[0]:
+            raise ValueError(f"seen_mask has {seen_mask.numel()} entries for {negatives.shape[0]} seen negatives")
     offset = 0
     if gather:
         rank, _ = _world()
@@ -65,9 +70,16 @@ def nt_xent(query: torch.Tensor, product: torch.Tensor, temperature: float = 0.0
         candidates = gather_with_grad(candidates)
         if negatives is not None:
             negatives = gather_with_grad(negatives)
+            if seen_mask is not None:
+                seen_mask = gather_with_grad(seen_mask.reshape(-1).float()) > 0.5
+    n_products = candidates.shape[0]
     if negatives is not None:
         candidates = torch.cat([candidates, negatives], dim=0)
     logits = q @ candidates.T / temperature
+    if negatives is not None and seen_mask is not None:
+        empty = ~seen_mask.reshape(-1).to(device=logits.device, dtype=torch.bool)
+        left_out = torch.cat([torch.zeros(n_products, dtype=torch.bool, device=logits.device), empty])
+        logits = logits.masked_fill(left_out[None, :], float("-inf"))
     labels = torch.arange(q.shape[0], device=q.device) + offset
     return F.cross_entropy(logits, labels)
 
@@ -82,8 +94,8 @@ class NTXentLoss(nn.Module):
         self.temperature = temperature
         self.gather = gather
 
-    def forward(self, query, product, seen_negatives=None):
-        return nt_xent(query, product, self.temperature, seen_negatives, self.gather)
+    def forward(self, query, product, seen_negatives=None, seen_mask=None):
+        return nt_xent(query, product, self.temperature, seen_negatives, self.gather, seen_mask)
 
 
 def symmetric_nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.05) -> torch.Tensor:

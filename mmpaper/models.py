@@ -321,3 +321,26 @@ class VisualSearchModel(RetrievalModel):
             if self.kind != "img2img" and "product_text" in batch:
                 out["product_text"] = self.product_text.encode_text(batch["product_text"])
         return out
+
+
+class CategoryOrderRetriever(RetrievalModel):
+    """A control row, not a model of the paper: each query's *true* category (the world's intent), ranked by a fixed
+    order of the products — by true popularity (the oracle) or at random. ``e_q = [onehot(c_q); 1]``,
+    ``e_d = [onehot(c_d); s_d]`` with ``s_d ∈ [0, 0.5)`` the product's place in the order: after normalisation a
+    product of the query's category always outscores every other, and within a category (and among the rest) the
+    score rises with ``s_d``. So exact top-k search through the same evaluation returns the category in that order,
+    then the rest of the catalog in that order."""
+
+    parts = ()
+
+    def __init__(self, n_categories: int, order: str):
+        super().__init__()
+        self.n_categories, self.order = n_categories, order
+
+    def _query(self, batch: Batch) -> torch.Tensor:
+        one = F.one_hot(batch["query_category"].long(), self.n_categories).float()
+        return torch.cat([one, torch.ones(len(one), 1)], dim=1)
+
+    def _product(self, batch: Batch) -> torch.Tensor:
+        one = F.one_hot(batch["product_category"].long(), self.n_categories).float()
+        return torch.cat([one, batch[self.order].float()[:, None]], dim=1)

@@ -22,7 +22,7 @@ PAPER_COLUMNS = ("R@100", "E", "S", "C", "I")
 class Variant:
     name: str
     label: str                       # the Table 2 row as the paper prints it
-    model: str                       # bibert | clip | 4tmm | 3tmm | vs-* | a control
+    model: str                       # bibert | clip | 4tmm | 3tmm | vs-* | oracle | category-random
     fusion: str | None = None        # cat | acat | mlp
     tune_bibert: bool = False
     train_mlp: bool = False
@@ -30,6 +30,8 @@ class Variant:
     paper: tuple[float, ...] = ()    # Table 2: R@100, E, S, C, I (%)
     paper_net: tuple[float, ...] = ()  # Table 4: net count mean, std, net R, E, S, C, I
     paper_overlap: tuple[float, float] | None = None  # Table 3: mean, std
+    control: bool = False            # a control row: shows what recall measures in the world, never in a claim
+    needs_intents: bool = False      # reads the world's true shopper intents (no public data set has them)
 
     @property
     def trains(self) -> bool:
@@ -66,6 +68,16 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
 TABLE2 = tuple(VARIANTS)
 MULTIMODAL = TABLE2[2:]
 
+# Control rows beside Table 2 (not the paper's; computed by the same evaluation, never part of a claim): what
+# recall@100 measures in the world. The oracle ranks each query's true category by true popularity; the random
+# order ranks it at random; BiBERT with seen negatives separates what seen negatives do from what the image does.
+CONTROLS: dict[str, Variant] = {v.name: v for v in [
+    Variant("oracle-popularity", "oracle: category by popularity", "oracle", control=True, needs_intents=True),
+    Variant("category-random", "oracle: category, random order", "category-random", control=True,
+            needs_intents=True),
+    Variant("bibert-seenneg", "BiBERT + seen neg", "bibert", seen_negatives=True, control=True),
+]}
+
 # The visual-search paper (Zhu et al., KDD 2024): query photo → product image, with and without the image-text
 # alignment losses. Same CLI and run directories as Table 2; their own table (no paper numbers: the paper reports
 # its offline gains only relative to its production baseline).
@@ -75,8 +87,9 @@ VISUAL_VARIANTS: dict[str, Variant] = {v.name: v for v in [
     Variant("vs-4tower", "4-tower (+ text query)", "vs-4tower"),
 ]}
 VISUAL = tuple(VISUAL_VARIANTS)
-ALL_VARIANTS: dict[str, Variant] = {**VARIANTS, **VISUAL_VARIANTS}
-VARIANT_GROUPS = {"all": list(ALL_VARIANTS), "table2": list(VARIANTS), "visual": list(VISUAL_VARIANTS)}
+ALL_VARIANTS: dict[str, Variant] = {**VARIANTS, **CONTROLS, **VISUAL_VARIANTS}
+VARIANT_GROUPS = {"all": list(ALL_VARIANTS), "table2": list(VARIANTS), "controls": list(CONTROLS),
+                  "visual": list(VISUAL_VARIANTS)}
 
 
 def variant(name: str) -> Variant:
@@ -86,7 +99,8 @@ def variant(name: str) -> Variant:
 
 
 def variant_names(spec: str | list[str] | None) -> list[str]:
-    """``'all'``, ``'table2'``, ``'visual'``, a comma list or a list of names → validated variant names."""
+    """``'all'``, ``'table2'``, ``'controls'``, ``'visual'``, a comma list or a list of names → validated variant
+    names."""
     if spec is None:
         return VARIANT_GROUPS["all"]
     items = [v.strip() for v in spec.split(",")] if isinstance(spec, str) else list(spec)
@@ -102,7 +116,7 @@ def variant_label(name: str) -> str:
     v = ALL_VARIANTS.get(name)
     if v is None:
         return name
-    if v.visual:
+    if v.visual or v.control:
         return v.label
     switches = (["joint"] if v.tune_bibert and v.train_mlp else ["train MLP"] if v.train_mlp else [])
     switches += ["seen neg"] if v.seen_negatives else []

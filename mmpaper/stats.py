@@ -64,6 +64,20 @@ class Rule:
             return HOLDS
         return FAILS if ci_high < self.low or ci_low > self.high else INCONCLUSIVE
 
+    def side(self, ci_low: float, ci_high: float) -> str:
+        """Where the interval lies against the rule: ``inside`` (it holds), ``below`` or ``above`` (wholly on one
+        side of the margin or band: it does not hold, and this says which way), or ``across`` (inconclusive)."""
+        lo, hi = self.low, self.high
+        if not (np.isfinite(ci_low) and np.isfinite(ci_high)):
+            return "across"
+        if lo < ci_low and ci_high < hi:
+            return "inside"
+        if ci_high < lo:
+            return "below"
+        if ci_low > hi:
+            return "above"
+        return "across"
+
     def met_by(self, value: float) -> bool | None:
         """Whether a point value (the paper's, which has no interval) satisfies the rule; None when unknown."""
         if value is None or not np.isfinite(value):

@@ -34,7 +34,7 @@ from .fsio import atomic_write_text, write_json
 from .presets import Preset, preset
 from .provenance import git_commit, machine
 from .report.claims import claim_definitions
-from .report.judge import N_RESAMPLES
+from .report.judge import CALIBRATED, N_RESAMPLES
 from .report.tables import write_tables
 from .stats import all_of, any_of
 
@@ -53,7 +53,7 @@ def pool(per_seed: dict[int, pd.DataFrame]) -> pd.DataFrame:
             raise ValueError(f"seed {s} tested other claim parts than seed {seeds[0]}; cannot pool them")
     rules = {(c.id, p.name): p.rule for c in claim_definitions(visual=True) for p in c.parts}
     out = first[["claim_id", "claim", "part", "quantity", "unit", "rule", "combine", "paper",
-                 "paper_meets_rule"]].copy()
+                 "paper_meets_rule", "calibrated"]].copy()
     effects = np.stack([per_seed[s]["effect"].to_numpy() for s in seeds], axis=1)
     ses = np.stack([per_seed[s]["se"].to_numpy() for s in seeds], axis=1)
     for j, s in enumerate(seeds):
@@ -80,7 +80,8 @@ def pooled_summary(pooled: pd.DataFrame, per_seed: dict[int, pd.DataFrame]) -> p
         row = {"claim_id": cid, "claim": g["claim"].iloc[0]}
         for s, d in per_seed.items():
             row[f"seed {s}"] = d.loc[d["claim_id"] == cid, "claim_verdict"].iloc[0]
-        row["pooled"] = combine(g["pooled verdict"].tolist())
+        calibrated = bool(g["calibrated"].iloc[0]) if "calibrated" in g else False
+        row["pooled"] = CALIBRATED if calibrated else combine(g["pooled verdict"].tolist())
         row["seeds agree"] = "yes" if len({row[f"seed {s}"] for s in per_seed}) == 1 else "no"
         differing = g[g["seeds agree"] == "no"]["part"].tolist()
         row["parts whose verdict differs"] = "; ".join(differing)

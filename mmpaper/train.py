@@ -55,7 +55,7 @@ class RetrievalSystem(pl.LightningModule):
         d = self.model.encode_products(batch)
         negs = self.model.encode_products(negatives_as_products(batch)) if self.seen_negatives else None
         gather = self.trainer is not None and self.trainer.world_size > 1
-        loss = nt_xent(q, d, self.temperature, negs, gather=gather)
+        loss = nt_xent(q, d, self.temperature, negs, gather=gather, seen_mask=batch.get("seen_mask"))
         _check_finite(loss, self.name, self.global_step)
         self.log("train_loss", loss, prog_bar=True, batch_size=q.shape[0])
         return loss

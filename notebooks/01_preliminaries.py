@@ -55,7 +55,8 @@ runs_dir = None     # default: runs/ beside the package
 from IPython.display import Markdown, display
 from mmpaper import figures
 from mmpaper.book import open_experiment
-from mmpaper.report import narrative, records, views
+from mmpaper.data.world import MECHANISMS
+from mmpaper.report import narrative, records, tables, views
 ex = open_experiment(preset, runs_dir, ["bibert"])  # this chapter's runs: reused, or trained when missing
 
 # %% [markdown]
@@ -132,6 +133,30 @@ display(sample[["query", "purchased title", "split"]].set_index("query"))
 
 # %% tags=["hide-input"]
 display(views.table1(world))
+
+# %% [markdown]
+# ### What recall@100 measures in this world
+#
+# Recall@100 counts purchases found in a top 100, so what it rewards depends on the catalog: how many products
+# each kind has against those 100 slots, how often an eval purchase is a product already bought in the train
+# months, how often it is among the few most popular of its kind, and whether the title already says what the
+# image shows. The paper gives none of these figures for its data ("—"); they are where the world can differ
+# from Amazon's without the two baselines noticing.
+
+# %% tags=["hide-input"]
+display(views.regime(tables.regime(world, ex.preset.k)))
+
+# %% [markdown]
+# ### The world's mechanisms
+#
+# Every mechanism a claim can turn on is a named setting of the world (`mmpaper.data.world.WorldConfig`), listed
+# here with its value in this preset's world; the data card says how each was chosen. Seen negatives follow the
+# paper's definition: products the shop's lexical matcher (BM25 over titles) returned for a query and the query did
+# not buy in the train months, at most three per query and never filled in; no eval-month information reaches any
+# training table.
+
+# %% tags=["hide-input"]
+display(views.mechanisms(world.config, MECHANISMS))
 
 # %% [markdown]
 # ## Calibration: the world against the paper's two baselines

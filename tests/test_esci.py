@@ -87,7 +87,7 @@ def _tiny_esci_experiment(directory, **overrides):
 
     small = BiBERTConfig(vocab_size=200, hidden_size=16, intermediate_size=32, embed_dim=8, max_length=8)
     return Experiment("esci", runs_dir=directory / "runs", progress=False, esci_dir=str(directory), bibert=small,
-                      batch_size=4, bibert_epochs=2, accelerator="cpu", devices=1, **overrides)
+                      batch_size=4, max_epochs=2, accelerator="cpu", devices=1, **overrides)
 
 
 def test_no_validation_queries_turns_early_stopping_off_with_a_note(tmp_path, capsys):

@@ -32,8 +32,8 @@ def test_esci_preset_downloads_runs_all_and_reports_label_coverage(tmp_path, mon
                      str(manifest), "--quiet"]) == 0
     # the real esci preset with a tiny BiBERT and short training (its CLIP side is SQID's precomputed features)
     monkeypatch.setitem(presets.PRESETS, "esci", replace(
-        presets.PRESETS["esci"], bibert=TINY, esci_dir=str(data), batch_size=16, bibert_epochs=1,
-        variant_epochs=1, fused_dim=16, patience=None, alpha_grid=(0.3, 0.7), k=10))  # k < 60 products
+        presets.PRESETS["esci"], bibert=TINY, esci_dir=str(data), batch_size=16, max_epochs=1,
+        fused_dim=16, patience=None, alpha_grid=(0.3, 0.7), k=10))  # k < 60 products
     runs = tmp_path / "runs"
     capsys.readouterr()
     assert main(["run", "--preset", "esci", "--variant", "all", "--runs-dir", str(runs), "--quiet"]) == 0

@@ -88,7 +88,7 @@ def test_interrupted_run_resumes_to_the_same_metrics(smoke_runs, tmp_path):
             if trainer.current_epoch == 1:  # after epoch 0's checkpoint, as a Ctrl-C mid-training would
                 raise KeyboardInterrupt
 
-    kw = dict(cache_dir=smoke_runs / "cache", progress=False, variant_epochs=2)
+    kw = dict(cache_dir=smoke_runs / "cache", progress=False, max_epochs=2)
     clean = Experiment("smoke", runs_dir=tmp_path / "clean", **kw).run("4tmm-mlp").metrics
     broken = Experiment("smoke", runs_dir=tmp_path / "resumed", **kw)
     with pytest.raises(KeyboardInterrupt, match="interrupted"):

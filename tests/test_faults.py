@@ -36,7 +36,7 @@ TRAIN = """
 
 
     callbacks = [PauseMidEpoch()] if os.environ.get("PAUSE_AT") else None
-    ex = Experiment("smoke", runs_dir=sys.argv[1], progress=False, variant_epochs=3)
+    ex = Experiment("smoke", runs_dir=sys.argv[1], progress=False, max_epochs=3)
     r = ex.run(sys.argv[2], callbacks=callbacks)
     print(json.dumps({"reused": r.reused, "directory": str(r.directory), "metrics": r.metrics}))
 """

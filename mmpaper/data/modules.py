@@ -7,7 +7,7 @@ epoch costs array indexing, not tokenisation. Shuffling is seeded by ``(seed, ep
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -43,7 +43,8 @@ class FeatureStore:
     """Everything a batch may need, indexed by product row and query row.
 
     ``product_tokens``/``query_tokens``: BiBERT tokens; ``product_clip``/``query_clip``: frozen CLIP features
-    (the SQID path, or computed once from the tiny CLIP); ``images``: raw product images for a trainable CLIP.
+    (the SQID path, or computed once from the tiny CLIP); ``images``: raw product images for a trainable CLIP;
+    ``product_features``/``query_features``: further per-row tensors by batch key (what the control rows read).
     """
 
     product_tokens: TokenTable
@@ -51,6 +52,8 @@ class FeatureStore:
     product_clip: torch.Tensor | None = None
     query_clip: torch.Tensor | None = None
     images: np.ndarray | None = None
+    product_features: dict[str, torch.Tensor] = field(default_factory=dict)
+    query_features: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def product_batch(self, rows, prefix: str = "product") -> dict[str, torch.Tensor]:
         rows = torch.from_numpy(np.array(rows, dtype=np.int64))  # a copy: index arrays may be read-only
@@ -59,6 +62,8 @@ class FeatureStore:
             out[f"{prefix}_clip"] = self.product_clip[rows]
         elif self.images is not None:
             out[f"{prefix}_image"] = torch.from_numpy(np.asarray(self.images[rows.numpy()]))
+        if prefix == "product":
+            out.update({key: values[rows] for key, values in self.product_features.items()})
         return out
 
     def query_batch(self, rows) -> dict[str, torch.Tensor]:
@@ -66,6 +71,7 @@ class FeatureStore:
         out = self.query_tokens.rows(rows, "query")
         if self.query_clip is not None:
             out["query_clip"] = self.query_clip[rows]
+        out.update({key: values[rows] for key, values in self.query_features.items()})
         return out
 
     def product_batches(self, rows: np.ndarray, batch_size: int):
@@ -112,23 +118,23 @@ class _Index(Dataset):
 
 
 class PairCollate:
-    """Turns pair indices into a batch: query rows, purchased product rows and k seen negatives per query."""
+    """Turns pair indices into a batch: query rows, purchased product rows and k seen-negative slots per query.
+
+    A query with fewer seen negatives than k leaves its other slots empty: they are filled with product row 0 so
+    every batch has the same shape (which DDP's gathering needs) and marked False in ``seen_mask``, which NT-Xent
+    reads to leave them out of the candidates. No product stands in for a missing seen negative."""
 
     def __init__(self, store: FeatureStore, query_rows: np.ndarray, product_rows: np.ndarray,
-                 negatives: np.ndarray | None, n_products: int, seed: int):
-        self.store, self.query_rows, self.product_rows = store, query_rows, product_rows
-        self.negatives, self.n_products, self.seed = negatives, n_products, seed
+                 negatives: np.ndarray | None):
+        self.store, self.query_rows, self.product_rows, self.negatives = store, query_rows, product_rows, negatives
 
     def __call__(self, idx: list[int]) -> dict[str, torch.Tensor]:
         idx = np.asarray(idx)
         batch = {**self.store.query_batch(self.query_rows[idx]), **self.store.product_batch(self.product_rows[idx])}
         if self.negatives is not None:
-            neg = self.negatives[idx].copy()
-            empty = neg < 0  # queries with fewer seen negatives than k get random products instead
-            if empty.any():
-                rng = np.random.default_rng([self.seed, int(idx[0])])
-                neg[empty] = rng.integers(0, self.n_products, int(empty.sum()))
-            batch.update(self.store.product_batch(neg.ravel(), prefix="neg"))
+            neg = self.negatives[idx]
+            batch.update(self.store.product_batch(np.maximum(neg, 0).ravel(), prefix="neg"))
+            batch["seen_mask"] = torch.from_numpy((neg >= 0).ravel())
         return batch
 
 
@@ -172,8 +178,7 @@ class PairsDataModule(pl.LightningDataModule):
     def _collate(self, pairs: pd.DataFrame) -> PairCollate:
         qrows = self.query_row.loc[pairs["query_id"]].to_numpy()
         negs = self.negatives[qrows] if self.negatives is not None else None
-        return PairCollate(self.store, qrows, pairs["product_id"].to_numpy(), negs, len(self.catalog.products),
-                           self.seed)
+        return PairCollate(self.store, qrows, pairs["product_id"].to_numpy(), negs)
 
     def train_dataloader(self):
         n = len(self.train_pairs)

@@ -35,23 +35,31 @@ import pandas as pd
 from ..fsio import config_hash
 from ..paper import C, E, I, S  # noqa: F401  (the label codes, re-exported for the world's readers)
 from .labels import COMPLEMENT, KIN, NONE, intent_labels
+from .matcher import LexicalMatcher
 from .render import render
 from .vocabulary import (CATEGORIES, CATEGORY_NAMES, COLOUR_NAMES, COLOUR_SHARE, COLOURS, DEPARTMENT_MATERIALS,
                          DEPARTMENTS, MATERIAL_NAMES, MATERIALS, PATTERN_NAMES, PATTERNS, SILHOUETTE_WORDS, SYLLABLES,
                          TITLE_EXTRAS)
 
-WORLD_VERSION = 7  # bump when generation changes, so cached worlds are never reused across versions
+WORLD_VERSION = 8  # bump when generation changes, so cached worlds are never reused across versions
 CAPTION_VERSION = 6  # bump when the caption corpus changes: the stage-0 CLIPs pretrained on it are cached by it
 __all__ = ["COMPLEMENT", "DEPARTMENTS", "KIN", "NONE", "World", "WorldConfig", "WORLD_PRESETS", "generate_world",
            "intent_labels", "world_config", "CATEGORY_NAMES", "COLOUR_NAMES", "MATERIAL_NAMES", "PATTERN_NAMES"]
 
 
+SEEN_NEGATIVE_SOURCES = ("matcher", "consideration")
+
+
 @dataclass(frozen=True)
 class WorldConfig:
+    """Every setting of the world. The settings a claim can turn on are the mechanisms named in the data card's
+    table (``data_cards/synthetic_world.md``): the image gap, popularity strength and exposure, where seen negatives
+    come from and the matcher's depth; each has a one-line comment here."""
+
     seed: int = 0
     n_products: int = 12_000
-    n_train_queries: int = 6_000        # distinct train-period query realisations
-    n_eval_queries: int = 1_000         # distinct eval-period queries
+    n_train_queries: int = 6_000        # train-period query realisations (identical strings merge into one query)
+    n_eval_queries: int = 1_000         # eval-period query realisations, drawn from their own random stream
     purchases_train: float = 5.5        # purchases per train-period query: 1 + Poisson(mean - 1) (Table 1: 5.5)
     purchases_eval: float = 3.9         # per eval-period query, a shorter window (Table 1: 3.9)
     n_brands: int = 60
@@ -63,8 +71,8 @@ class WorldConfig:
     n_train_photos: int = 6_000         # visual-search training photos (of other products)
     n_seen_negatives: int = 3           # per query, as in the paper
     image_size: int = 32
-    p_title_colour: float = 0.4         # share of titles that state the colour
-    p_title_pattern: float = 0.6
+    image_gap: float = 0.6              # IMAGE GAP: share of titles that leave out the colour (and, apart, the
+                                        # pattern) the image shows; what an image can add for a shopper who asks
     p_title_material: float = 0.7
     p_title_brand: float = 0.8
     p_query_colour: float = 0.6         # share of intents that ask for a colour
@@ -74,13 +82,45 @@ class WorldConfig:
     p_typo: float = 0.06                # per word of a query
     p_query_extra: float = 0.0          # share of queries that add a word no label judges ("for men", "gift", "xl")
     attribute_weight: float = 2.0       # utility of each matching asked attribute (a mismatch costs as much)
-    popularity_weight: float = 0.5      # utility of log-popularity: shoppers favour what others bought
+    popularity_weight: float = 0.5      # POPULARITY STRENGTH: utility of log-popularity (shoppers favour what sells)
     brand_popularity: float = 0.0       # share of log-popularity's variance that is the brand's (some brands sell more)
     n_candidates: int = 64              # products a shopper considers per purchase decision (same category)
-    exposure: float = 0.0               # how much the shop shows popular products: considered ~ popularity^exposure
+    exposure: float = 0.0               # EXPOSURE: how much the shop shows popular products (considered ~ pop^e)
     p_offtarget: float = 0.05           # purchases of a complement instead of the searched kind (noisy logs)
     p_sibling: float = 0.0              # purchases of another kind of the same department (searched boots, bought
                                         # sneakers): in the log, and Irrelevant by the labels
+    seen_negative_source: str = "matcher"  # SEEN NEGATIVES: "matcher" (the shop's lexical matches the query did not
+                                        # buy, as the paper defines them) or "consideration" (the other candidates of
+                                        # the shopper's own purchase decision)
+    matcher_depth: int = 100            # MATCHER DEPTH: products the shop's matcher shows per query (its results)
+
+    def __post_init__(self):
+        shares = ("p_caption_colour", "p_caption_pattern", "image_gap", "p_title_material", "p_title_brand",
+                  "p_query_colour", "p_query_pattern", "p_query_material", "p_query_brand", "p_typo",
+                  "p_query_extra", "brand_popularity", "p_offtarget", "p_sibling")
+        for name in shares:
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+                raise ValueError(f"world setting {name}={value!r}: a share must lie in [0, 1]")
+        counts = ("n_products", "n_train_queries", "n_eval_queries", "n_brands", "n_captions", "n_candidates",
+                  "matcher_depth", "image_size")
+        for name in counts:
+            value = getattr(self, name)
+            if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1):
+                raise ValueError(f"world setting {name}={value!r}: must be a positive integer")
+        for name in ("n_seen_negatives", "n_query_photos", "n_train_photos"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, np.integer)) and value >= 0):
+                raise ValueError(f"world setting {name}={value!r}: must be a non-negative integer")
+        for name in ("purchases_train", "purchases_eval"):
+            if not getattr(self, name) >= 1:
+                raise ValueError(f"world setting {name}={getattr(self, name)!r}: at least one purchase per query")
+        for name in ("attribute_weight", "popularity_weight", "exposure", "category_skew"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"world setting {name}={getattr(self, name)!r}: must not be negative")
+        if self.seen_negative_source not in SEEN_NEGATIVE_SOURCES:
+            raise ValueError(f"world setting seen_negative_source={self.seen_negative_source!r}: valid: "
+                             f"{list(SEEN_NEGATIVE_SOURCES)}")
 
     def key(self) -> str:
         return config_hash({"version": WORLD_VERSION, **asdict(self)})
@@ -93,13 +133,29 @@ class WorldConfig:
                             "p_caption_pattern": self.p_caption_pattern})
 
 
+# The mechanisms a claim can turn on, in one line each: the book's chapter on the world and the data card show
+# them with their values (tests/test_world_mechanisms.py checks the card names every one).
+MECHANISMS = {
+    "image_gap": "share of titles that leave out the colour (and, apart, the pattern) the image shows: what an "
+                 "image can add for a shopper who asks for one",
+    "popularity_weight": "popularity strength: how much a product's popularity sways a purchase, beside its fit",
+    "exposure": "how much the shop shows popular products: a shopper considers products ~ popularity^exposure",
+    "seen_negative_source": "where seen negatives come from: the shop's lexical matches the query did not buy "
+                            "(matcher), or the purchase decision's other candidates (consideration)",
+    "matcher_depth": "how many products the shop's matcher shows per query (its results page)",
+    "p_sibling": "share of purchases of another kind from the searched kind's department (Irrelevant by the labels)",
+    "brand_popularity": "share of popularity that is the brand's (a title names the brand, a picture cannot)",
+}
+
+
 WORLD_PRESETS = {
     "smoke": WorldConfig(n_products=600, n_train_queries=400, n_eval_queries=120, n_captions=800,
                          n_query_photos=100, n_train_photos=400, n_brands=20),
     # the cpu world: the settings chosen by its calibration on the two baselines (data_cards/calibration_cpu.json;
     # a test checks that record and code agree), and the caption corpus sized for the stage-0 CLIP
     "cpu": WorldConfig(n_captions=24_000, n_products=3_850, category_skew=0.706, n_train_queries=6_200,
-                       p_query_colour=0.145, p_query_brand=0.152, p_query_extra=0.507, p_title_colour=0.924,
+                       n_eval_queries=14_000,
+                       p_query_colour=0.145, p_query_brand=0.152, p_query_extra=0.507, image_gap=0.076,
                        exposure=2.685, popularity_weight=1.517, brand_popularity=0.017, attribute_weight=4.868,
                        p_offtarget=0.001, p_sibling=0.0, purchases_train=4.168, purchases_eval=3.563),
 }
@@ -209,8 +265,8 @@ def _generate_products(cfg: WorldConfig, rng: np.random.Generator, brands: list[
         effect = np.random.default_rng([cfg.seed, 2]).standard_normal(cfg.n_brands)
         popularity = np.exp(np.sqrt(cfg.brand_popularity) * effect[brand] +
                             np.sqrt(1.0 - cfg.brand_popularity) * np.log(popularity))
-    show = rng.random((4, n)) < np.array([cfg.p_title_colour, cfg.p_title_pattern, cfg.p_title_material,
-                                          cfg.p_title_brand])[:, None]
+    stated = 1.0 - cfg.image_gap
+    show = rng.random((4, n)) < np.array([stated, stated, cfg.p_title_material, cfg.p_title_brand])[:, None]
     titles = []
     for i in range(n):
         words = []
@@ -233,7 +289,9 @@ def _generate_products(cfg: WorldConfig, rng: np.random.Generator, brands: list[
         "department": [CATEGORIES[CATEGORY_NAMES[c]][0] for c in category],
         "category": category.astype(np.int16), "colour": colour.astype(np.int16),
         "pattern": pattern.astype(np.int16), "material": material.astype(np.int16),
-        "brand": brand.astype(np.int16), "popularity": popularity.astype(np.float32)})
+        "brand": brand.astype(np.int16), "popularity": popularity.astype(np.float32),
+        # what the title says of what the image shows (the image gap, measured)
+        "title_states_colour": show[0], "title_states_pattern": show[1] & (pattern != PATTERN_NAMES.index("plain"))})
 
 
 def _intents(cfg: WorldConfig, rng: np.random.Generator, n: int, products: pd.DataFrame) -> np.ndarray:
@@ -275,8 +333,8 @@ def _query_text(intent: np.ndarray, rng: np.random.Generator, cfg: WorldConfig, 
 
 
 def _purchases(cfg: WorldConfig, rng: np.random.Generator, intents: np.ndarray, products: pd.DataFrame,
-               mean_purchases: float, sibling_rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
-    """Per query: its purchased product ids and its seen negatives (considered candidates not bought).
+               mean_purchases: float, sibling_rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per query: its purchased product ids, and the candidates the shopper considered and did not buy.
 
     A shopper considers ``n_candidates`` products of the searched kind and buys the best by utility: each asked
     attribute that matches adds ``attribute_weight`` (a mismatch subtracts it), plus ``popularity_weight`` ·
@@ -295,7 +353,7 @@ def _purchases(cfg: WorldConfig, rng: np.random.Generator, intents: np.ndarray, 
     n_off = rng.binomial(n_buy, cfg.p_offtarget)
     n_sib = sibling_rng.binomial(n_buy - n_off, cfg.p_sibling) if cfg.p_sibling > 0 else np.zeros_like(n_buy)
     bought: list[np.ndarray] = [np.empty(0, np.int64)] * n_q
-    negatives = np.full((n_q, cfg.n_seen_negatives), -1, dtype=np.int64)
+    considered: list[np.ndarray] = [np.empty(0, np.int64)] * n_q
     weights = cfg.attribute_weight * np.array([1.0, 0.75, 0.5, 1.0])  # colour, pattern, material, brand
     for c, pool in enumerate(by_category):
         rows = np.flatnonzero(intents[:, 0] == c)
@@ -327,10 +385,33 @@ def _purchases(cfg: WorldConfig, rng: np.random.Generator, intents: np.ndarray, 
             off_target = rng.choice(complements, n_off[r], p=p_comp) if n_off[r] else np.empty(0, np.int64)
             sibling = sibling_rng.choice(siblings, n_kin, p=p_sib) if n_kin else np.empty(0, np.int64)
             bought[r] = pd.unique(np.concatenate([on_target, off_target, sibling]))
-            rest = uniq[n_on:]
-            take = rest[rng.permutation(rest.size)[: cfg.n_seen_negatives]]
-            negatives[r, : take.size] = take
-    return bought, negatives
+            considered[r] = uniq[n_on:]
+    return bought, considered
+
+
+def _seen_negatives(cfg: WorldConfig, queries: pd.DataFrame, train_bought: pd.DataFrame,
+                    considered: pd.DataFrame, products: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Up to ``n_seen_negatives`` seen negatives per train-period query: products the query was shown and did not
+    buy in the train period (``seen_negative_source``): the shop's lexical matches (its top ``matcher_depth`` by
+    BM25 over titles, :class:`~mmpaper.data.matcher.LexicalMatcher`) or the other candidates the shopper weighed in
+    the purchase decision. A query with fewer shown-and-not-bought products has fewer; nothing fills the rest, and
+    nothing of the eval period is read."""
+    ids = queries["query_id"].to_numpy()
+    if cfg.n_seen_negatives == 0 or len(ids) == 0:
+        return pd.DataFrame({"query_id": np.empty(0, np.int64), "product_id": np.empty(0, np.int64)})
+    if cfg.seen_negative_source == "matcher":
+        shown = LexicalMatcher(products["title"].tolist()).match(queries["query"].tolist(), cfg.matcher_depth)
+    else:
+        by_query = considered.groupby("query_id")["product_id"].apply(lambda p: pd.unique(p.to_numpy()))
+        shown = [by_query.get(q, np.empty(0, np.int64)) for q in ids]
+    bought = train_bought.groupby("query_id")["product_id"].apply(set)
+    rows, negatives = [], []
+    for q, candidates in zip(ids, shown):
+        not_bought = np.array([p for p in candidates if p not in bought.get(q, ())], dtype=np.int64)
+        take = not_bought[rng.permutation(not_bought.size)[: cfg.n_seen_negatives]]
+        rows.append(np.full(take.size, q, dtype=np.int64))
+        negatives.append(take)
+    return pd.DataFrame({"query_id": np.concatenate(rows), "product_id": np.concatenate(negatives)})
 
 
 def _captions(cfg: WorldConfig, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
@@ -453,14 +534,18 @@ def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
         images[sl] = render(products["category"].to_numpy()[sl], products["colour"].to_numpy()[sl],
                             products["pattern"].to_numpy()[sl], rng, cfg.image_size)
     steps.update()
-    tables, negs = [], []
+    # the train period continues the catalog's stream; the eval month, the photos and the seen-negative draws have
+    # their own, so no training table depends on the eval month (change it, and they stay the same)
+    streams = {"train": rng, "eval": np.random.default_rng([cfg.seed, 4])}
+    tables, considered = [], []
     next_id = 0
     for stream, (split, n, mean_purchases) in enumerate((("train", cfg.n_train_queries, cfg.purchases_train),
                                                          ("eval", cfg.n_eval_queries, cfg.purchases_eval))):
-        intents = _intents(cfg, rng, n, products)
-        texts = [_query_text(it, rng, cfg, brands) for it in intents]
-        bought, neg = _purchases(cfg, rng, intents, products, mean_purchases,
-                                 np.random.default_rng([cfg.seed, 3, stream]))
+        r = streams[split]
+        intents = _intents(cfg, r, n, products)
+        texts = [_query_text(it, r, cfg, brands) for it in intents]
+        bought, seen_not_bought = _purchases(cfg, r, intents, products, mean_purchases,
+                                             np.random.default_rng([cfg.seed, 3, stream]))
         ids = np.arange(next_id, next_id + n, dtype=np.int64)
         next_id += n
         q = pd.DataFrame({"query_id": ids, "query": texts, "split": split})
@@ -469,12 +554,14 @@ def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
         counts = np.array([b.size for b in bought])
         tables.append((q, pd.DataFrame({"query_id": np.repeat(ids, counts),
                                         "product_id": np.concatenate(bought).astype(np.int64), "split": split})))
-        flat = neg.ravel()
-        keep = flat >= 0
-        negs.append(pd.DataFrame({"query_id": np.repeat(ids, neg.shape[1])[keep], "product_id": flat[keep]}))
+        if split == "train":
+            sizes = np.array([c.size for c in seen_not_bought])
+            considered.append(pd.DataFrame({"query_id": np.repeat(ids, sizes),
+                                            "product_id": np.concatenate(seen_not_bought).astype(np.int64)}))
         steps.update()
     queries = pd.concat([t[0] for t in tables], ignore_index=True)
-    # identical query strings are one query, as in a search log: merge them onto their first id
+    # identical query strings are one query, as in a search log: merge them onto their first id (a train-period
+    # query's, when the string was searched then)
     first = queries.groupby("query")["query_id"].transform("first")
     remap = dict(zip(queries["query_id"], first))
     purchases = pd.concat([t[1] for t in tables], ignore_index=True)
@@ -482,20 +569,19 @@ def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
     # de-duplicated within each period only: a pair bought in the train months and again in the eval month is
     # an eval purchase too (the paper's eval month is a log of its own)
     purchases = purchases.drop_duplicates(["query_id", "product_id", "split"]).reset_index(drop=True)
-    seen = pd.concat(negs, ignore_index=True)
-    seen["query_id"] = seen["query_id"].map(remap).astype(np.int64)
-    seen = seen.drop_duplicates()
-    # a merged query may have bought what another of its realisations only saw: then it is no negative
-    bought = seen.merge(purchases[["query_id", "product_id"]].drop_duplicates(), how="left", indicator=True)
-    seen = seen[(bought["_merge"] == "left_only").to_numpy()].reset_index(drop=True)
-    queries = queries[queries["query_id"] == first].reset_index(drop=True)
-    # a query string that recurs in the eval month keeps its train-period id; its eval purchases still count
     purchases["split"] = purchases["split"].astype(str)
+    queries = queries[queries["query_id"] == first].reset_index(drop=True)
+    considered = pd.concat(considered, ignore_index=True)
+    considered["query_id"] = considered["query_id"].map(remap).astype(np.int64)
+    train_queries = queries[queries["split"] == "train"]  # before any is marked "both": train-period strings only
+    seen = _seen_negatives(cfg, train_queries, purchases[purchases["split"] == "train"], considered, products,
+                           np.random.default_rng([cfg.seed, 6]))
+    # a query string that recurs in the eval month keeps its train-period id; its eval purchases still count
     eval_ids = set(purchases.loc[purchases["split"] == "eval", "query_id"])
     queries.loc[queries["query_id"].isin(eval_ids) & (queries["split"] == "train"), "split"] = "both"
     captions, caption_images = _captions(cfg, np.random.default_rng([cfg.seed, 1]))  # its own stream
     steps.update()
-    photos, photo_images = _photos(cfg, rng, products)
+    photos, photo_images = _photos(cfg, np.random.default_rng([cfg.seed, 5]), products)
     steps.update()
     steps.close()
     return World(cfg, brands, products, queries, purchases, seen, captions, photos, images, caption_images,

@@ -188,14 +188,21 @@ class Part:
     rule: Rule
 
 
+CALIBRATED = "set by the calibration"  # the verdict of a claim that compares only the calibrated baselines
+
+
 @dataclass(frozen=True)
 class Claim:
     id: str
-    text: str
+    text: str                          # the claim, in short
     parts: tuple[Part, ...]
     combine: str = "all"               # all: conjunction of the parts; any: disjunction
     units: str = "query"               # what is resampled: eval queries or query photos
     paper: str = ""                    # what the paper says, where it gives no number
+    words: str = ""                    # the paper's own words, quoted
+    where: str = ""                    # where the paper says it (section)
+    calibrated: bool = False           # compares only rows the world was calibrated on: not an outcome
+    note: str = ""                     # how the rule reads the words, where that needs saying
 
 
 def _max(arrays):
@@ -207,12 +214,16 @@ def _min(arrays):
 
 
 # ---------------------------------------------------------------------------------------------- evaluation
-COLUMNS = ("claim_id", "claim", "part", "quantity", "unit", "rule", "effect", "ci_low", "ci_high", "se", "verdict",
-           "claim_verdict", "combine", "paper", "paper_meets_rule", "n_units")
+COLUMNS = ("claim_id", "claim", "words", "where", "part", "quantity", "unit", "rule", "effect", "ci_low", "ci_high",
+           "se", "resolvable", "verdict", "side", "claim_verdict", "combine", "paper", "paper_value",
+           "paper_meets_rule", "calibrated", "note", "n_units")
 
 
 def _fmt(x: float) -> str:
-    return "" if not np.isfinite(x) else f"{x:+.2f}" if abs(x) < 10 else f"{x:+.1f}"
+    """Three significant digits, signed: +0.805, +4.50, +32.1."""
+    if not np.isfinite(x):
+        return ""
+    return f"{x:+.3f}" if abs(x) < 1 else f"{x:+.2f}" if abs(x) < 10 else f"{x:+.1f}"
 
 
 def evaluate_claims(claims: list[Claim], units: dict[str, Units], *, n_resamples: int = N_RESAMPLES, seed: int = 0,
@@ -226,11 +237,15 @@ def evaluate_claims(claims: list[Claim], units: dict[str, Units], *, n_resamples
     * ``quantity`` (in words), ``unit`` (points = percentage points, ratio, share of k, products per query);
     * ``rule``: the part's rule in words (``above 0 points``, ``between 0 and 5 points`` ...);
     * ``effect``: the quantity on our eval set; ``ci_low``, ``ci_high``: its 95% paired-bootstrap interval;
-      ``se``: the bootstrap standard error (what the seed sweep pools);
-    * ``verdict``: ``holds`` / ``does not hold`` / ``inconclusive`` (``mmpaper.stats``);
-    * ``claim_verdict``: the claim's verdict, the same on every row of the claim; ``combine``: ``all`` / ``any``;
-    * ``paper``: the paper's value of the quantity (or its words where it gives no number);
-      ``paper_meets_rule``: whether that value satisfies the rule (``yes`` / ``no`` / empty);
+      ``se``: the bootstrap standard error (what the seed sweep pools); ``resolvable``: half the interval's width,
+      the smallest effect this eval set can tell from zero;
+    * ``verdict``: ``holds`` / ``does not hold`` / ``inconclusive`` (``mmpaper.stats``); ``side``: where the
+      interval lies against the rule (``inside``, ``below``, ``above``, ``across``), so a failing part says which way;
+    * ``claim_verdict``: the claim's verdict, the same on every row of the claim (:data:`CALIBRATED` for a claim
+      about the calibrated baselines only); ``combine``: ``all`` / ``any``;
+    * ``words``, ``where``: the paper's words and where it says them; ``note``: how the rule reads them;
+    * ``paper``: the paper's value of the quantity, formatted (or its words where it gives no number);
+      ``paper_value``: the number; ``paper_meets_rule``: whether it satisfies the rule (``yes`` / ``no`` / empty);
     * ``n_units``: how many eval queries (or photos) were resampled.
     """
     rows = []
@@ -257,16 +272,21 @@ def evaluate_claims(claims: list[Claim], units: dict[str, Units], *, n_resamples
         for j, (c, p) in enumerate(parts):
             pv = float(paper_values[j])
             met = p.rule.met_by(pv)
-            rows.append({"claim_id": c.id, "claim": c.text, "part": p.name, "quantity": p.quantity, "unit": p.unit,
-                         "rule": p.rule.words(p.unit), "effect": float(res.effect[j]),
-                         "ci_low": float(res.low[j]), "ci_high": float(res.high[j]),
+            rows.append({"claim_id": c.id, "claim": c.text, "words": c.words, "where": c.where, "part": p.name,
+                         "quantity": p.quantity, "unit": p.unit, "rule": p.rule.words(p.unit),
+                         "effect": float(res.effect[j]), "ci_low": float(res.low[j]), "ci_high": float(res.high[j]),
                          "se": float(res.standard_error[j]),
-                         "verdict": p.rule.verdict(res.low[j], res.high[j]), "combine": c.combine,
-                         "paper": _fmt(pv) if np.isfinite(pv) else c.paper,
-                         "paper_meets_rule": "" if met is None else "yes" if met else "no", "n_units": u.n})
+                         "resolvable": float(res.high[j] - res.low[j]) / 2,
+                         "verdict": p.rule.verdict(res.low[j], res.high[j]),
+                         "side": p.rule.side(res.low[j], res.high[j]), "combine": c.combine,
+                         "paper": _fmt(pv) if np.isfinite(pv) else c.paper, "paper_value": pv,
+                         "paper_meets_rule": "" if met is None else "yes" if met else "no",
+                         "calibrated": c.calibrated, "note": c.note, "n_units": u.n})
     df = pd.DataFrame(rows)
     combine = {c.id: (any_of if c.combine == "any" else all_of) for c in claims}
-    verdicts = {cid: combine[cid](g["verdict"].tolist()) for cid, g in df.groupby("claim_id", sort=False)}
+    calibrated = {c.id for c in claims if c.calibrated}
+    verdicts = {cid: CALIBRATED if cid in calibrated else combine[cid](g["verdict"].tolist())
+                for cid, g in df.groupby("claim_id", sort=False)}
     df["claim_verdict"] = df["claim_id"].map(verdicts)
     return df[list(COLUMNS)]
 

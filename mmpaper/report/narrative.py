@@ -220,6 +220,47 @@ def experiments_text(t2: pd.DataFrame) -> str:
     return text
 
 
+# ------------------------------------------------------------------------------------------------ controls
+SAME_RECALL = 1.0  # points: two recalls this close are "as high as" each other (about one bootstrap s.e. here)
+
+
+def controls_text(t2: pd.DataFrame, controls: pd.DataFrame) -> str:
+    """What the control rows say about the world: where the two baselines sit between the category oracle and
+    a random order within the category, and whether seen negatives without any image give the multimodal
+    seen-negative rows' recall. Each comparison is stated only when its test on the numbers passes."""
+    r = {n: float(t2.loc[n, "R@100"]) for n in t2.index}
+    c = {n: float(controls.loc[n, "R@100"]) for n in controls.index}
+    text = ""
+    if {"oracle-popularity", "category-random"} <= set(c):
+        oracle, random = c["oracle-popularity"], c["category-random"]
+        text += (f"Ranking each eval query's true category by the products' true popularity finds {_f(oracle)}% of "
+                 f"the eval purchases in the top-100; the same category in a random order finds {_f(random)}%. ")
+        inside = [n for n in ("bibert", "clip") if n in r and random <= r[n] <= oracle]
+        below = [n for n in ("bibert", "clip") if n in r and r[n] < random]
+        if inside:
+            text += (f"{_join([variant_label(n) + f' ({_f(r[n])}%)' for n in inside])} sit between the two: in "
+                     "this world, recall@100 rewards knowing the kind of product and how popular each one is. ")
+        if below:
+            text += (f"{_join([variant_label(n) + f' ({_f(r[n])}%)' for n in below])} find fewer purchases than "
+                     "the random order within the right category: they often rank the wrong kind first. ")
+    if "bibert-seenneg" in c and "bibert" in r:
+        seen = [a for a, _ in SEEN_NEGATIVE_PAIRS if a in r]
+        text += (f"Trained with the same seen negatives and no image at all, BiBERT reaches {_f(c['bibert-seenneg'])}% "
+                 f"(without them {_f(r['bibert'])}%)")
+        if seen:
+            best = max(r[a] for a in seen)
+            text += f"; the best multimodal row with seen negatives reaches {_f(best)}%. "
+            if best <= c["bibert-seenneg"] + SAME_RECALL:
+                text += ("The seen-negative rows' recall is therefore what the seen negatives give a text model, "
+                         "not something the image adds.")
+            else:
+                text += (f"The image adds {_f(best - c['bibert-seenneg'])} points of recall beyond what the seen "
+                         "negatives give a text model.")
+        else:
+            text += ". "
+    return text.strip()
+
+
 # ------------------------------------------------------------------------------------------- net matches
 def net_matches_text(t3: pd.DataFrame, t4: pd.DataFrame, t2: pd.DataFrame, k: int) -> str:
     """Overlap with BiBERT (Table 3) and the net predictions' count and quality (Table 4)."""

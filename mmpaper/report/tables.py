@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..experiments import Experiment
 from ..metrics import net_matches, overlap, visual_search_per_photo
-from ..paper import PAPER_COLUMNS, TABLE2, VARIANTS, VISUAL_VARIANTS
+from ..paper import CONTROLS, PAPER_COLUMNS, TABLE2, VARIANTS, VISUAL_VARIANTS, variant
 from .claims import claim_definitions
 from .judge import N_RESAMPLES, Units, claim_summary, evaluate_claims, photo_units, query_units
 
@@ -28,7 +28,7 @@ def table2(ex: Experiment, names=None) -> pd.DataFrame:
     is the share of top-k slots that carry a label (%), ``unlabelled`` how many slots carry none."""
     rows = []
     for name in names or VARIANTS:
-        v, m = VARIANTS[name], ex.result(name).metrics
+        v, m = variant(name), ex.result(name).metrics
         row = {"variant": name, "model": v.label, **_switches(v),
                "R@100": _pct(m["recall"]), "E": _pct(m["E"]), "S": _pct(m["S"]), "C": _pct(m["C"]), "I": _pct(m["I"])}
         row.update({f"paper {c}": p for c, p in zip(PAPER_COLUMNS, v.paper)})
@@ -52,6 +52,47 @@ def visual_arrays(ex: Experiment, name: str) -> tuple[np.ndarray, np.ndarray]:
     """A finished visual-search run's eval photo rows and their top-k product ids."""
     d = ex.result(name).directory
     return np.load(d / "eval_photo_rows.npy"), np.load(d / "topk.npy")
+
+
+def controls(ex: Experiment) -> pd.DataFrame:
+    """The control rows (:data:`mmpaper.paper.CONTROLS`) in Table 2's columns, those the catalog allows (the
+    oracles need the world's true intents)."""
+    names = [n for n in CONTROLS if not CONTROLS[n].needs_intents or "category" in ex.catalog.queries.columns]
+    return table2(ex, names)
+
+
+def regime(catalog, k: int = 100) -> pd.DataFrame:
+    """What recall@k measures in a world: how many products each category holds against k, how often an eval
+    purchase was already bought in the train period, how often it is among its category's 5 most popular products,
+    and, for queries that ask for a visual attribute, how often the purchased product's title states it (the image
+    gap, measured). One row per figure, ``ours`` (the paper gives none of them)."""
+    products, queries, purchases = catalog.products, catalog.queries, catalog.purchases
+    sizes = products.groupby("category").size()
+    train = purchases[purchases["split"] == "train"]
+    ev = purchases[purchases["split"] == "eval"].merge(
+        queries[["query_id", "colour", "pattern"]], on="query_id", how="left")
+    pop = products["popularity"].to_numpy()
+    rank = products.assign(p=pop).groupby("category")["p"].rank(ascending=False, method="first").to_numpy()
+    bought = products.iloc[ev["product_id"].to_numpy()]
+    asks_colour, asks_pattern = ev["colour"].to_numpy() >= 0, ev["pattern"].to_numpy() >= 0
+    states = np.zeros(len(ev), dtype=bool)
+    if "title_states_colour" in products.columns:
+        states = np.where(asks_colour, bought["title_states_colour"].to_numpy(), False) | \
+            np.where(asks_pattern, bought["title_states_pattern"].to_numpy(), False)
+    asks = asks_colour | asks_pattern
+    rows = {
+        f"products per category (median; k = {k})": float(sizes.median()),
+        f"categories with fewer products than k = {k} (%)": 100.0 * float((sizes < k).mean()),
+        "eval purchases of a product bought in the train period (%)":
+            100.0 * float(np.isin(ev["product_id"], train["product_id"]).mean()),
+        "eval purchases among their category's 5 most popular products (%)":
+            100.0 * float((rank[ev["product_id"].to_numpy()] <= 5).mean()),
+        "eval queries asking for a colour or pattern (%)": 100.0 * float(ev.drop_duplicates("query_id")[
+            ["colour", "pattern"]].ge(0).any(axis=1).mean()),
+        "…their purchases whose title states the attribute asked for (%)":
+            100.0 * float(states[asks].mean()) if asks.any() else np.nan,
+    }
+    return pd.DataFrame({"ours": rows}).rename_axis("figure")
 
 
 def table3(ex: Experiment, names=None) -> pd.DataFrame:

@@ -280,3 +280,30 @@ def seed_sweep_table(summary: pd.DataFrame) -> pd.DataFrame:
     keep = ["claim_id"] + [c for c in summary.columns if c.startswith("seed ")] + ["pooled", "seeds agree"]
     df = summary[[c for c in keep if c in summary.columns]].rename(columns={"claim_id": "claim"}).set_index("claim")
     return _check_width(df)
+
+
+# ------------------------------------------------------------------------------------------- the world's regime
+def regime(figures: pd.DataFrame) -> pd.DataFrame:
+    """The regime figures (:func:`mmpaper.report.tables.regime`), ours beside the paper's ("—": the paper gives
+    none of them)."""
+    out = pd.DataFrame({"ours": [cell(x) for x in figures["ours"]], "paper": DASH}, index=figures.index)
+    return _check_width(out)
+
+
+def mechanisms(config, descriptions: dict[str, str]) -> pd.DataFrame:
+    """The world's mechanisms (:data:`mmpaper.data.world.MECHANISMS`) with their values in ``config``."""
+    rows = [{"setting": name, "what it does": text, "value": cell(getattr(config, name), 3)
+             if not isinstance(getattr(config, name), str) else getattr(config, name)}
+            for name, text in descriptions.items()]
+    return _check_width(pd.DataFrame(rows).set_index("setting"))
+
+
+def budgets(metrics: dict[str, dict], max_epochs: int, patience) -> pd.DataFrame:
+    """Each trained row's budget: the one maximum and patience, the epochs it ran and the epoch evaluated."""
+    rows = []
+    for name, m in metrics.items():
+        rows.append({"model": variant_label(name), "max epochs": max_epochs,
+                     "patience": DASH if patience is None else patience, "epochs run": cell(m.get("epochs")),
+                     "best epoch (evaluated)": cell(m.get("best_epoch")),
+                     "stopped early": cell(m.get("epochs") is not None and m["epochs"] < max_epochs)})
+    return _check_width(pd.DataFrame(rows).set_index("model"))
