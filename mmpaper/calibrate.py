@@ -108,11 +108,13 @@ def baseline_metrics(preset: str, seed: int, settings: dict, runs_dir: Path, cac
 
 def calibrate(preset: str = "cpu", *, trials: int = 20, seeds: tuple[int, ...] = (0, 1, 2), search_seed: int = 0,
               verify_top: int = 3, search_seeds: int = 1, workdir: Path | None = None, out: Path | None = None,
-              progress: bool = True) -> dict:
+              progress: bool = True, fixed: dict | None = None) -> dict:
     """Search the world settings of ``preset`` for the baselines' targets; write and return the record.
 
     ``search_seeds``: how many of ``seeds`` each trial is scored on (the objective pools their deviations). One
-    is fastest; all of them keep the search from fitting one seed's draw of the world and its BiBERT."""
+    is fastest; all of them keep the search from fitting one seed's draw of the world and its BiBERT.
+    ``fixed``: world settings held at these values (a corner of the ensemble of worlds, :mod:`mmpaper.robustness`);
+    the search moves the others."""
     if preset not in PRESETS or PRESETS[preset].world not in WORLD_PRESETS:
         valid = [p for p in PRESETS if PRESETS[p].world in WORLD_PRESETS]
         raise CalibrationError(f"--preset {preset!r} has no embedded world to calibrate; valid: {valid}")
@@ -121,8 +123,13 @@ def calibrate(preset: str = "cpu", *, trials: int = 20, seeds: tuple[int, ...] =
     if not 1 <= search_seeds <= len(seeds):
         raise CalibrationError(f"--search-seeds {search_seeds}: between 1 and the {len(seeds)} seeds given")
     world_preset = PRESETS[preset].world
-    space = SPACES[world_preset]
+    fixed = dict(fixed or {})
     known = {f.name for f in fields(WorldConfig)}
+    unknown = sorted(set(fixed) - known)
+    if unknown:
+        raise CalibrationError(f"fixed world setting {unknown[0]!r} is not a WorldConfig setting")
+    WorldConfig(**fixed)  # a bad fixed value is refused now, in one line naming it (ValueError)
+    space = {k: v for k, v in SPACES[world_preset].items() if k not in fixed}
     assert set(space) <= known, set(space) - known
     workdir = Path(workdir or default_runs_dir() / "calibration" / preset)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -135,13 +142,13 @@ def calibrate(preset: str = "cpu", *, trials: int = 20, seeds: tuple[int, ...] =
                                f"wait for it or remove the lock if it was killed") from None
     try:
         return _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_top, search_seeds,
-                          workdir, out, progress, WORLD_PRESETS[world_preset])
+                          workdir, out, progress, WORLD_PRESETS[world_preset], fixed)
     finally:
         lock.release()
 
 
 def _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_top, search_seeds, workdir, out,
-               progress, defaults) -> dict:
+               progress, defaults, fixed) -> dict:
     import optuna  # heavy: loaded by the calibration only
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -158,6 +165,7 @@ def _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_t
         # integer and float dimensions badly once a trial has been enqueued
         settings = {name: (int(round(trial.suggest_float(name, lo, hi) / 50) * 50) if isinstance(lo, int)
                            else round(trial.suggest_float(name, lo, hi), 3)) for name, (lo, hi) in space.items()}
+        settings.update(fixed)
         start = time.perf_counter()
         by_seed = {str(s): baseline_metrics(preset, s, settings, runs_dir, clip_checkpoint=clips[s]())
                    for s in seeds[:search_seeds]}
@@ -189,7 +197,7 @@ def _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_t
         settings = {k: (int(round(v / 50) * 50) if isinstance(space[k][0], int) else round(v, 3))
                     for k, v in t.params.items()}
         scored = t.user_attrs.get("achieved_by_seed", {str(first): t.user_attrs["achieved"]})
-        per_seed = {str(s): scored.get(str(s)) or baseline_metrics(preset, s, settings, runs_dir,
+        per_seed = {str(s): scored.get(str(s)) or baseline_metrics(preset, s, {**settings, **fixed}, runs_dir,
                                                                    clip_checkpoint=clips[s]()) for s in seeds}
         worst = max(max(deviations(a).values()) for a in per_seed.values())
         candidates.append((worst, t.number, settings, per_seed))
@@ -208,6 +216,7 @@ def _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_t
         "within_tolerance": {s: within_tolerance(a) for s, a in per_seed.items()},
         "worst_deviation": round(worst, 3),
         "chosen": settings,
+        "fixed": fixed,           # held by the caller (a corner of the ensemble), not searched
         "chosen_trial": number,
         "defaults_before": {k: getattr(defaults, k) for k in space},
         "search": {"method": "optuna TPESampler", "search_seed": search_seed, "n_trials": len(complete),

@@ -35,9 +35,12 @@ from .experiments import Experiment
 from .figures import FIGURES, FORMATS, draw, save
 from .logs import quiet_libraries, set_level
 from .paper import ALL_VARIANTS, variant, variant_names
-from .paths import CACHE_ENV, ROOT, default_cache_dir, default_runs_dir
+from .paths import CACHE_ENV, ROOT, default_cache_dir, default_runs_dir, recorded_dir
 from .presets import PRESETS
+from .report import ensemble
+from .report.claims import claim_definitions
 from .report.tables import write_tables
+from .robustness import robustness
 from .stats import VERDICT_RULE
 from .sweep import seed_sweep
 from .train import NonFiniteLossError
@@ -120,7 +123,7 @@ def command(sub, name: str, text: str, func, *, runs: bool = True, training: boo
     return p
 
 
-COMMANDS = "{world,run,runs,tables,book,book-check,figure,calibrate,data}"
+COMMANDS = "{world,run,runs,tables,robustness,book,book-check,figure,calibrate,data}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default=None, type=seed_list,
                    help="e.g. 0,1,2: run the whole study on each seed (world and training), report every claim's "
                         "verdict per seed and pooled, and record it under runs/<preset>/tables/seeds/")
+    p = command(sub, "robustness", "judge every claim across an ensemble of worlds that all reproduce the two "
+                                   "baselines (each corner calibrated, then the whole study); writes the record the "
+                                   "reproduction report shows (hours on 2 cores; resumes)", _robustness)
+    p.add_argument("--trials", default=8, type=positive_int,
+                   help="calibration trials per corner (default 8; a finished corner's are reused)")
+    p.add_argument("--worlds", default=None, type=positive_int,
+                   help="only the first N corners (default: all 8)")
+    p.add_argument("--record", default=None,
+                   help="where to write the record (default book/recorded/robustness_<preset>.json)")
+    p.add_argument("--within", default=1.5, type=float,
+                   help="the worst baseline deviation (tolerance units) a world may have and count (default 1.5)")
     p = command(sub, "book", "run the variants, execute every chapter with papermill and build the HTML", _book)
     p.add_argument("--out", default=None, help="build directory (default: _build/<preset>)")
     p = command(sub, "book-check", "screenshot every page of the built book in headless Chromium and report "
@@ -229,7 +243,7 @@ def _check_training(preset, devices, strategy) -> None:
 def validate(args) -> None:
     """Check every option the parsed ``args`` carry, before any work; raises :class:`UsageError`."""
     preset = PRESETS[args.preset]
-    if args.command == "calibrate" and preset.world == "esci":
+    if args.command in ("calibrate", "robustness") and preset.world == "esci":
         raise UsageError(f"argument --preset: {args.preset!r} reads public data; only the embedded world is "
                          f"calibrated (valid: {[n for n, p in PRESETS.items() if p.world != 'esci']})")
     if args.command == "calibrate" and args.search_seeds > len(args.seeds):
@@ -237,7 +251,7 @@ def validate(args) -> None:
                          f"--seeds")
     if CACHE_ENV in os.environ and not os.environ[CACHE_ENV].strip():
         raise UsageError(f"{CACHE_ENV} is set but empty; set it to a directory, or unset it")
-    needs_world = args.command in ("world", "run", "book", "calibrate") and preset.world != "esci"
+    needs_world = args.command in ("world", "run", "book", "calibrate", "robustness") and preset.world != "esci"
     if needs_world:
         cache = default_cache_dir()
         what = CACHE_ENV if CACHE_ENV in os.environ else "the cache directory"
@@ -267,7 +281,7 @@ def validate(args) -> None:
             what = "query photos" if variant(asked[0]).visual else "true shopper intents"
             raise UsageError(f"argument --variant: {asked[0]!r} needs the world's {what}, which preset 'esci' "
                              f"lacks; use --variant table2")
-    if args.command in ("run", "book", "calibrate"):  # commands that train: Lightning's own check, now
+    if args.command in ("run", "book", "calibrate", "robustness"):  # they train: Lightning's own check, now
         _check_training(preset, getattr(args, "devices", None), getattr(args, "strategy", None))
 
 
@@ -381,6 +395,7 @@ def _tables(args) -> int:
     ex = experiment(args)
     tables = write_tables(ex)
     for name, title in [("table2", "Table 2: recall@100 and label precision (%)"),
+                        ("controls", "Control rows (not the paper's; never part of a claim)"),
                         ("table3", "Table 3: overlap with BiBERT's top-100"),
                         ("table4", "Table 4: net matches against BiBERT"),
                         ("visual", "Visual search (KDD 2024): query photos against product images (%)"),
@@ -412,6 +427,18 @@ def _seed_sweep(args) -> int:
     differ = sweep.record["claims_whose_verdict_differs"]
     print(f"\nVerdicts that differ between seeds: {', '.join(differ) if differ else 'none'}")
     print(f"Record (machine, date, every verdict) in {sweep.directory / 'sweep.json'}")
+    return 0
+
+
+def _robustness(args) -> int:
+    record = robustness(args.preset, trials=args.trials, worlds=args.worlds, runs_dir=args.runs_dir,
+                        out=args.record, progress=not args.quiet, consistent_within=args.within)
+    summary = ensemble.summary(record, texts={c.id: c.text for c in claim_definitions()})
+    n = len(ensemble.consistent_worlds(record))
+    print(f"\n## The claims across {n} baseline-consistent worlds (of {len(record['worlds'])} calibrated)\n")
+    print(summary.drop(columns=["book's world"]).to_markdown() if len(summary) else "no world is consistent")
+    print(f"\nRecord (machine, date, every world's settings, deviations and verdicts): "
+          f"{args.record or recorded_dir() / f'robustness_{args.preset}.json'}")
     return 0
 
 

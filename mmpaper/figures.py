@@ -22,7 +22,7 @@ from .experiments import Experiment
 from .metrics import overlap
 from .paper import VARIANTS, VISUAL_VARIANTS, variant_label
 from .paths import benchmark_results
-from .report import tables, views
+from .report import ensemble, records, tables, views
 
 FIGURES_DIR_ENV = "MMPAPER_FIGURES_DIR"
 FORMATS = ("png", "svg", "pdf")
@@ -135,6 +135,13 @@ def visual_search_bars(ex: Experiment, names: list[str]):
     return plots.visual_search_bars(tables.visual_table(ex, names), {n: v.label for n, v in VISUAL_VARIANTS.items()})
 
 
+def verdict_grid(ex: Experiment):
+    """The claims × worlds grid of the recorded ensemble of baseline-consistent worlds."""
+    record = records.load_robustness(ex.preset.name)
+    grid = ensemble.claim_verdicts(record) if record else None
+    return plots.verdict_grid(grid, ensemble.world_labels(record) if record else None)
+
+
 _VISUAL_NAMES = list(VISUAL_VARIANTS)
 _MULTIMODAL_NAMES = [n for n in VARIANTS if n != "bibert"]
 
@@ -184,6 +191,11 @@ FIGURES: dict[str, BookFigure] = {f.name: f for f in [
                "For two query photos, the top five products of each visual-search model, framed green for the "
                "photographed product, blue for an identical look, red for a false positive, grey otherwise.",
                lambda ex: false_positive_examples(ex, _VISUAL_NAMES)),
+    BookFigure("verdict-grid", "08_reproduction_report", "each claim's verdict in each baseline-consistent world "
+               "(recorded by python -m mmpaper robustness)",
+               "A grid with one row per claim and one column per world of the ensemble; each cell is green with a "
+               "check mark where the claim holds, red with a cross where it does not, grey with a question mark where "
+               "it is inconclusive, white for the claim set by the calibration.", verdict_grid),
     BookFigure("search-scaling", "09_benchmarks", "exact search time and share of the matmul peak against "
                "catalog size (recorded by make bench)",
                "Two line plots against the number of products on a log scale: left the exact top-100 search "

@@ -306,3 +306,44 @@ def scaling_curve(record: dict | None):
                    ncol=max(1, rows["d"].nunique()), title=f"{queries:,} queries, exact top-100")
         fig.tight_layout(rect=(0, 0, 1, 0.82))
     return fig
+
+
+VERDICT_COLOURS = {"holds": "#2ca02c", "does not hold": "#d62728", "inconclusive": "#c7c7c7",
+                   "set by the calibration": "#ffffff"}
+
+
+def verdict_grid(grid: pd.DataFrame | None, columns: dict[str, str] | None = None):
+    """Claims (rows) × worlds (columns), each cell coloured by the claim's verdict in that world
+    (:func:`mmpaper.report.ensemble.claim_verdicts`); ``columns`` relabel the worlds for the reader. A note in its
+    place when no ensemble is recorded."""
+    from matplotlib.patches import Patch
+
+    if grid is None or grid.empty:
+        with _style() as plt:
+            fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.2))
+            ax.axis("off")
+            ax.text(0.5, 0.5, "no recorded ensemble of worlds: python -m mmpaper robustness", ha="center",
+                    va="center")
+        return fig
+    labels = [columns.get(c, c) if columns else c for c in grid.columns]
+    with _style() as plt:
+        fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.36 * len(grid) + 2.1))
+        for i, (claim, row) in enumerate(grid.iterrows()):
+            for j, verdict in enumerate(row):
+                ax.add_patch(plt.Rectangle((j, i), 0.94, 0.9, facecolor=VERDICT_COLOURS.get(verdict, "#ffffff"),
+                                           edgecolor="#7f7f7f", linewidth=0.6))
+                mark = {"holds": "✓", "does not hold": "✗", "inconclusive": "?"}.get(verdict, "")
+                ax.text(j + 0.47, i + 0.45, mark, ha="center", va="center", fontsize=9,
+                        color="white" if verdict in ("holds", "does not hold") else "black")
+        ax.set_xlim(0, len(grid.columns))
+        ax.set_ylim(len(grid), 0)
+        ax.set_xticks(np.arange(len(grid.columns)) + 0.47, labels, rotation=0, fontsize=8)
+        ax.set_yticks(np.arange(len(grid)) + 0.45, list(grid.index), fontsize=9)
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.grid(False)
+        fig.legend(handles=[Patch(facecolor=c, edgecolor="#7f7f7f", label=v) for v, c in VERDICT_COLOURS.items()],
+                   loc="lower center", ncol=4, frameon=False)
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig

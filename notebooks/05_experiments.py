@@ -154,4 +154,4 @@ display(views.formatted(times.rename(columns={"train_seconds": "train (s)",
 # ## What this shows
 
 # %% tags=["remove-input"]
-display(Markdown(narrative.experiments_text(t2)))
+display(Markdown(narrative.experiments_text(t2, controls)))

@@ -147,4 +147,5 @@ _ = figures.show("false-positives", ex)
 # ## What this shows
 
 # %% tags=["remove-input"]
-display(Markdown(narrative.visual_search_text(vs)))
+verdicts = tables.visual_claims(ex).groupby("claim_id")["claim_verdict"].first().to_dict()
+display(Markdown(narrative.visual_search_text(vs, verdicts)))

@@ -191,13 +191,15 @@ def test_claim_records_read_the_claims_table():
     assert rec["verdict"] == "does not hold" and [p["verdict"] for p in rec["parts"]] == ["holds", "does not hold"]
     assert views.effect_text(rec["parts"][0]) == "+14.9 (95% interval +12.0 to +17.5)"
     text = narrative.claim_sections(parts)
-    assert "Ours: +14.9 (95% interval +12.0 to +17.5); the paper: +32.1 — holds." in text
-    assert "*Why:* the 95% interval of “high E+S” (+0.5 (95% interval +0.4 to +0.6)) lies wholly outside" in text
+    assert "Ours: +14.9 (95% interval +12.0 to +17.5); the paper: +32.1, which meets the rule — holds." in text
+    # ratios keep three significant digits: 0.5 is +0.500, never rounded to +0.5 or +1
+    assert "*Why:* the 95% interval of “high E+S” (+0.500 (95% interval +0.400 to +0.600)) lies wholly outside" \
+        in text
     assert "1 of 2 parts hold" in text
-    assert views.claims_summary(parts).loc[1, "verdict"] == "does not hold"
+    assert views.claims_summary(parts).loc[1, "this world"] == "does not hold"
     two = pd.concat([parts, parts.assign(claim_id="c2", claim="B", verdict="holds", claim_verdict="holds")])
     summary = narrative.reproduction_text(two, "smoke")
-    assert summary.startswith("On preset `smoke`, 1 of 2 claims hold, 1 do not hold and 0 are inconclusive")
+    assert summary.startswith("On preset `smoke`, 1 of 2 judged claims hold, 1 do not hold and 0 are inconclusive")
 
 
 # ------------------------------------------------------------------------------------ what this shows

@@ -9,6 +9,8 @@ weighed when buying.
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 
@@ -17,6 +19,9 @@ class LexicalMatcher:
 
     def __init__(self, titles: list[str]):
         import bm25s  # the matcher's library: loaded when a world is generated
+
+        # bm25s sets its own logger to DEBUG when imported, so every index it builds is announced: put it back
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
 
         self._tokenize = lambda texts: bm25s.tokenize(list(texts), stopwords=None, show_progress=False,
                                                       return_ids=False)

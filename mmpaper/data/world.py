@@ -1,26 +1,37 @@
 """The embedded world: a synthetic multimodal catalog generated deterministically from a seed, at any size.
 
-What is designed in (the data card ``data_cards/synthetic_world.md`` restates it for readers):
+What is designed in (the data card ``data_cards/synthetic_world.md`` restates it for readers, with the values the
+``cpu`` world's calibration chose):
 
 * **Products** carry attributes (department, category, colour, pattern, material, brand, popularity). The
-  *title* names the category always, the brand and material usually, but the visual attributes only sometimes
-  (colour in ~40% of titles, pattern in ~30%); the *image* (a small RGB rendering) always shows the category's
-  silhouette, the colour and the pattern, with jitter and noise, and never the brand or the material.
+  *title* names the category always, the brand and material usually, and the colour and the pattern each with
+  probability ``1 − image_gap``; the *image* (a small RGB rendering) always shows the category's silhouette, the
+  colour and the pattern, with jitter and noise, and never the brand or the material. The image gap is what an
+  image can add for a shopper who asks for a colour or a pattern; in the calibrated ``cpu`` world it is small
+  (most titles state both), so the image has little to add there — the ensemble of worlds varies it.
 * **Queries** come from shopper intents (a category plus some of colour, pattern, material, brand) written in the
   shopper register (synonyms, shuffled word order, typos), so their words overlap the purchased title only in part.
-  Visual attributes are asked for more often than titles state them — the gap an image can fill.
-* **Purchases** are sampled from how well a product fits the intent (each matching attribute raises its
-  utility), plus popularity and Gumbel noise, so substitutes get bought too; a few are of a complementary kind, or
-  of another kind from the same department (Irrelevant by the labels), as in a noisy log. Train-period and
-  eval-period queries are drawn separately, as the paper's 12 training months and later evaluation month.
+* **Purchases**: a shopper considers products of the searched kind as the shop shows them (∝ popularity^
+  ``exposure``) and buys the best by utility — each matching asked attribute adds ``attribute_weight``,
+  ``popularity_weight`` · log-popularity, Gumbel noise — so substitutes get bought too; a few are of a
+  complementary kind, or of another kind from the same department (Irrelevant by the labels), as in a noisy log.
+  Train-period and eval-period queries are drawn separately (the eval month from its own random stream), as the
+  paper's 12 training months and later evaluation month.
 * **Labels** for any (query, product) pair follow from attributes: Exact (right category, every asked attribute
   matches), Substitute (right category, some asked attribute differs), Complement (a complementary category),
-  Irrelevant (anything else). **Seen negatives**: products matched to a query (same category) but not bought.
+  Irrelevant (anything else).
+* **Seen negatives**, as the paper defines them: products the shop's lexical matcher (BM25 over titles,
+  :mod:`mmpaper.data.matcher`) returned for a train-period query, in its top ``matcher_depth``, that the query did not
+  buy in the train period; at most ``n_seen_negatives`` per query, never filled in, from their own random stream.
+  ``seen_negative_source="consideration"`` takes them from the shopper's own consideration set instead.
 * A **caption corpus** of generic images described in everyday words (colours, patterns, shapes, a few common
   nouns; no brands, no materials, no titles) pretrains the tiny CLIP that stands in for "public pretrained CLIP".
 * **Query photos** (visual-search chapter): new renderings of a product (other crop, background, clutter,
   occlusion), and for each a **distractor** product that shares its colour and pattern (its local visual pattern)
   but belongs to another category.
+
+No training table (train purchases, seen negatives, train-period queries, photos, captions) depends on the eval
+month: change it and they stay the same, byte for byte.
 """
 from __future__ import annotations
 

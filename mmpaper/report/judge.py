@@ -219,7 +219,7 @@ COLUMNS = ("claim_id", "claim", "words", "where", "part", "quantity", "unit", "r
            "paper_meets_rule", "calibrated", "note", "n_units")
 
 
-def _fmt(x: float) -> str:
+def signed(x: float) -> str:
     """Three significant digits, signed: +0.805, +4.50, +32.1."""
     if not np.isfinite(x):
         return ""
@@ -279,7 +279,7 @@ def evaluate_claims(claims: list[Claim], units: dict[str, Units], *, n_resamples
                          "resolvable": float(res.high[j] - res.low[j]) / 2,
                          "verdict": p.rule.verdict(res.low[j], res.high[j]),
                          "side": p.rule.side(res.low[j], res.high[j]), "combine": c.combine,
-                         "paper": _fmt(pv) if np.isfinite(pv) else c.paper, "paper_value": pv,
+                         "paper": signed(pv) if np.isfinite(pv) else c.paper, "paper_value": pv,
                          "paper_meets_rule": "" if met is None else "yes" if met else "no",
                          "calibrated": c.calibrated, "note": c.note, "n_units": u.n})
     df = pd.DataFrame(rows)

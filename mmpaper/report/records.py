@@ -1,5 +1,6 @@
 """The recorded results the book shows but does not re-run: the calibration record of a world preset
-(``data_cards/calibration_<world>.json``) and the recorded seed sweep (``book/recorded/claims_seeds_<preset>``)."""
+(``data_cards/calibration_<world>.json``), the recorded seed sweep (``book/recorded/claims_seeds_<preset>``) and the
+ensemble of baseline-consistent worlds (``book/recorded/robustness_<preset>.json``)."""
 from __future__ import annotations
 
 import json
@@ -38,3 +39,18 @@ def load_seed_sweep(preset: str, directory: str | Path | None = None) -> tuple[d
     if not path.exists() or not table.exists():
         return None
     return json.loads(path.read_text()), pd.read_csv(table)
+
+
+def robustness_path(preset: str, directory: str | Path | None = None) -> Path:
+    return Path(directory or recorded_dir()) / f"robustness_{preset}.json"
+
+
+def load_robustness(preset: str, directory: str | Path | None = None) -> dict | None:
+    """The recorded ensemble of worlds of a preset (``python -m mmpaper robustness``), or None if absent."""
+    path = robustness_path(preset, directory)
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err

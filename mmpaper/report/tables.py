@@ -152,12 +152,14 @@ def has_visual(ex: Experiment) -> bool:
 
 
 # ------------------------------------------------------------------------------------------- claim checks
-def claim_units(ex: Experiment, visual: bool | None = None) -> dict[str, "Units"]:
+def claim_units(ex: Experiment, visual: bool | None = None, table2: bool = True) -> dict[str, "Units"]:
     """The per-unit columns the claims resample, from the run directories: every eval query of the Table 2 runs
-    and, when the visual-search runs exist, every eval query photo."""
-    arrays = {n: run_arrays(ex, n) for n in TABLE2}
-    units = {"query": query_units({n: a[0] for n, a in arrays.items()}, {n: a[1] for n, a in arrays.items()},
-                                  *ex.eval_purchases())}
+    (unless ``table2`` is False) and, when the visual-search runs exist, every eval query photo."""
+    units = {}
+    if table2:
+        arrays = {n: run_arrays(ex, n) for n in TABLE2}
+        units["query"] = query_units({n: a[0] for n, a in arrays.items()}, {n: a[1] for n, a in arrays.items()},
+                                     *ex.eval_purchases())
     if has_visual(ex) if visual is None else visual:
         photos = ex.catalog.photos
         attributes = ex.catalog.products[["category", "colour", "pattern"]].to_numpy()
@@ -188,12 +190,23 @@ def claims(ex: Experiment, *, n_resamples: int = N_RESAMPLES, seed: int = 0) -> 
                            n_resamples=n_resamples, seed=seed)
 
 
+def visual_claims(ex: Experiment, *, n_resamples: int = N_RESAMPLES, seed: int = 0) -> pd.DataFrame:
+    """The visual-search claims alone (over the eval query photos), as :func:`claims` judges them: what the
+    visual-search chapter needs without the Table 2 runs."""
+    units = claim_units(ex, visual=True, table2=False)
+    return evaluate_claims([c for c in claim_definitions(ex.preset.vs_k_precision) if c.units == "photo"], units,
+                           n_resamples=n_resamples, seed=seed)
+
+
 def write_tables(ex: Experiment, directory: Path | None = None) -> dict[str, pd.DataFrame]:
     """Tables 2–4, the claims (one row per part, ``claims.csv``) and their summary (one row per claim,
     ``claims_summary.csv``) as Markdown and CSV under ``runs/<preset>/tables``."""
     directory = Path(directory or ex.runs_dir / "tables")
     directory.mkdir(parents=True, exist_ok=True)
     tables = {"table2": table2(ex), "table3": table3(ex), "table4": table4(ex)}
+    if all(ex.rundir(n).finished() for n in CONTROLS if not CONTROLS[n].needs_intents or
+           "category" in ex.catalog.queries.columns):
+        tables["controls"] = controls(ex)
     if has_visual(ex):
         tables["visual"] = visual_table(ex)
     tables["claims"] = claims(ex)

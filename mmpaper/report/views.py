@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..paper import PAPER_COLUMNS, PAPER_TABLE1, SEEN_NEGATIVE_PAIRS, THREE_VS_FOUR_TOWER, VARIANTS, variant_label
+from .judge import CALIBRATED as SET_BY_CALIBRATION, signed
 
 MAX_COLUMNS = 10
 DASH = "—"
@@ -185,23 +186,31 @@ def seen_negative_effect(t2: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------ claims
 def claim_records(claims: pd.DataFrame) -> list[dict]:
     """One dict per claim from the claims table (one row per *part*: :func:`mmpaper.report.judge.evaluate_claims`):
-    the claim's ``claim``, ``words``, ``verdict`` and ``parts``, each part a dict of its row (``part``, ``quantity``,
-    ``rule``, ``effect``, ``low``, ``high``, ``verdict``, ``paper``, ``paper_meets_rule``)."""
+    the claim's ``claim``, ``words``, ``where``, ``note``, ``verdict``, ``calibrated`` and ``parts``, each part a dict
+    of its row (``part``, ``quantity``, ``rule``, ``effect``, ``low``, ``high``, ``resolvable``, ``verdict``,
+    ``side``, ``paper``, ``paper_meets_rule``)."""
     records = []
-    for _, group in claims.groupby("claim_id", sort=False):
+    for claim_id, group in claims.groupby("claim_id", sort=False):
         parts = [{"part": r["part"], "quantity": r.get("quantity"), "rule": r.get("rule"), "effect": r["effect"],
-                  "low": r.get("ci_low"), "high": r.get("ci_high"), "verdict": verdict_word(r["verdict"]),
-                  "paper": r.get("paper"), "paper_meets_rule": r.get("paper_meets_rule")}
+                  "low": r.get("ci_low"), "high": r.get("ci_high"), "resolvable": r.get("resolvable"),
+                  "verdict": verdict_word(r["verdict"]), "side": r.get("side"), "paper": r.get("paper"),
+                  "paper_meets_rule": r.get("paper_meets_rule")}
                  for _, r in group.iterrows()]
         first = group.iloc[0]
-        records.append({"claim": first["claim"], "words": first.get("words", first["claim"]),
+        words = first.get("words")
+        records.append({"id": claim_id, "claim": first["claim"],
+                        "words": words if isinstance(words, str) and words else first["claim"],
+                        "where": first.get("where") or "", "note": first.get("note") or "",
+                        "calibrated": bool(first.get("calibrated", False)),
                         "verdict": verdict_word(first["claim_verdict"]), "parts": parts})
     return records
 
 
 def verdict_word(v) -> str:
-    """"holds" / "does not hold" / "inconclusive" from the new verdicts or the old yes/no."""
+    """"holds" / "does not hold" / "inconclusive" (or "set by the calibration") from a verdict or a yes/no."""
     s = str(v).strip().lower()
+    if s == SET_BY_CALIBRATION:
+        return SET_BY_CALIBRATION
     if s in ("yes", "true", "holds", "hold"):
         return "holds"
     if s in ("no", "false", "does not hold", "not", "fails"):
@@ -209,23 +218,29 @@ def verdict_word(v) -> str:
     return "inconclusive" if s in ("inconclusive", "undecided", "unclear") else (str(v) if v is not None else DASH)
 
 
-def claims_summary(claims: pd.DataFrame) -> pd.DataFrame:
-    """One short row per claim: the claim, its verdict and each part's effect with its interval."""
+def claims_summary(claims: pd.DataFrame, across: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One short row per claim: the claim, its verdict on this world and, given the ensemble's summary
+    (:func:`mmpaper.report.ensemble.summary`), how many baseline-consistent worlds it holds in and what it turns on."""
     rows = []
     for i, r in enumerate(claim_records(claims), 1):
-        ours = "; ".join(f"{p['part']}: {effect_text(p)}" for p in r["parts"])
-        rows.append({"#": i, "claim": r["claim"], "verdict": r["verdict"], "ours": ours})
+        row = {"#": i, "claim": r["claim"], "this world": r["verdict"]}
+        if across is not None:
+            a = across.loc[r["id"]] if r["id"] in across.index else None
+            row["across worlds"] = DASH if a is None else a["holds in"] if r["calibrated"] else \
+                f"holds in {a['holds in']}"
+            row["turns on"] = DASH if a is None else a["turns on"]
+        rows.append(row)
     return _check_width(pd.DataFrame(rows).set_index("#"))
 
 
 def effect_text(r: dict) -> str:
-    """A part's effect with its 95% interval: ``+1.2 (95% interval +0.5 to +2.0)``."""
+    """A part's effect with its 95% interval, three significant digits: ``+1.23 (95% interval +0.512 to +2.00)``."""
     effect = r.get("effect")
     if effect is None or not np.isfinite(float(effect)):
         return DASH
-    text = f"{float(effect):+.1f}"
+    text = signed(float(effect))
     if r.get("low") is not None and r.get("high") is not None and not pd.isna(r["low"]):
-        text += f" (95% interval {float(r['low']):+.1f} to {float(r['high']):+.1f})"
+        text += f" (95% interval {signed(float(r['low']))} to {signed(float(r['high']))})"
     return text
 
 
@@ -307,3 +322,14 @@ def budgets(metrics: dict[str, dict], max_epochs: int, patience) -> pd.DataFrame
                      "best epoch (evaluated)": cell(m.get("best_epoch")),
                      "stopped early": cell(m.get("epochs") is not None and m["epochs"] < max_epochs)})
     return _check_width(pd.DataFrame(rows).set_index("model"))
+
+
+def ensemble(summary: pd.DataFrame) -> pd.DataFrame:
+    """The ensemble's per-claim summary (:func:`mmpaper.report.ensemble.summary`) for the page."""
+    return _check_width(summary.drop(columns=["claim"]).rename_axis("claim"))
+
+
+def ensemble_effects(effects: pd.DataFrame) -> pd.DataFrame:
+    """Each claim part's effect across the worlds (mean, lowest, highest) beside the paper's value."""
+    df = effects.set_index(["claim_id", "part"])
+    return _check_width(df.apply(lambda col: col.map(lambda x: DASH if x is None or pd.isna(x) else signed(x))))

@@ -1,0 +1,155 @@
+"""Which claims the paper's baselines decide: every verdict across an ensemble of baseline-consistent worlds.
+
+The calibration pins ten numbers (the BiBERT and zero-shot CLIP rows of Table 2) and Table 1's shape with a
+dozen settings, so many worlds reproduce the baselines, and they can disagree on a claim. This module builds such
+an ensemble and judges every claim in each world (``python -m mmpaper robustness --preset cpu``):
+
+* **Corners.** The settings the baselines do not pin down, each at two levels: the image gap (how often a title
+  leaves out the colour or pattern the image shows), popularity strength (how much popularity sways a purchase)
+  and where seen negatives come from (the shop's lexical matcher, or the shopper's own consideration set). A
+  corner holds its settings fixed; everything else is found by the calibration's own search
+  (:func:`mmpaper.calibrate.calibrate` with ``fixed=``), on the corner's own calibration seed, scored on the two
+  baselines only. Seen negatives touch no baseline, so the two corners that differ only in their source share one
+  calibration (and one seed). No world is set by looking at an outcome.
+* **Consistency.** A world counts when its calibrated baselines lie within :data:`CONSISTENT` tolerance units of
+  every target on its seed; a corner the search could not bring there is recorded and left out of "k of N".
+* **Each world runs the whole study** (every Table 2 row, the controls and the visual-search rows, on its seed),
+  and every claim part's effect, interval and verdict is recorded.
+
+The record (``book/recorded/robustness_<preset>.json``) holds per world its corner, settings, seed, baseline
+deviations, claims and seconds, plus the machine, date, commit; it is rewritten after each world, and an
+interrupted run continues where it stopped (the calibrations' optuna studies and the run directories resume).
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+from .calibrate import calibrate
+from .experiments import Experiment
+from .fsio import read_json, write_json
+from .paper import deviations
+from .paths import default_runs_dir, recorded_dir
+from .presets import preset as make_preset
+from .provenance import git_commit, machine
+from .report.tables import claims as claim_table
+
+logger = logging.getLogger(__name__)
+
+CONSISTENT = 1.5  # tolerance units: the worst baseline deviation a world may have and count as baseline-consistent
+# The settings the two baselines do not pin down, each at two levels (names, then the setting's value). The levels
+# lie inside the calibration's own ranges (mmpaper.calibrate.SPACES), near their ends.
+FACTORS: dict[str, tuple[tuple[str, object], tuple[str, object]]] = {
+    "image_gap": (("low", 0.05), ("high", 0.35)),
+    "popularity_weight": (("low", 0.75), ("high", 2.0)),
+    "seen_negative_source": (("matcher", "matcher"), ("consideration", "consideration")),
+}
+BASELINE_FREE = ("seen_negative_source",)  # no baseline reads it: corners differing only here share a calibration
+
+
+@dataclass(frozen=True)
+class Corner:
+    """One world of the ensemble: its level of every factor, the settings that fixes, its calibration seed."""
+
+    id: str
+    levels: dict[str, str]
+    fixed: dict[str, object]
+    seed: int
+    calibration: str                     # the calibration it shares (corners differing only in BASELINE_FREE)
+    calibration_fixed: dict[str, object] = field(default_factory=dict)
+
+
+def corners() -> list[Corner]:
+    """Every corner, in a fixed order: the full factorial of :data:`FACTORS` (8 worlds)."""
+    names = list(FACTORS)
+    calibrated = [n for n in names if n not in BASELINE_FREE]
+    groups: dict[tuple, int] = {}
+    out = []
+    for combo in itertools.product(*(FACTORS[n] for n in names)):
+        levels = {n: level for n, (level, _) in zip(names, combo)}
+        fixed = {n: value for n, (_, value) in zip(names, combo)}
+        key = tuple(levels[n] for n in calibrated)
+        seed = groups.setdefault(key, len(groups))
+        cid = "-".join(f"{n.split('_')[0]}:{levels[n]}" for n in names)
+        out.append(Corner(cid, levels, fixed, seed, "cal-" + "-".join(key),
+                          {n: fixed[n] for n in calibrated}))
+    return out
+
+
+def robustness(preset: str = "cpu", *, trials: int = 8, worlds: int | None = None, runs_dir: Path | None = None,
+               out: Path | None = None, progress: bool = True, consistent_within: float = CONSISTENT) -> dict:
+    """Calibrate every corner (or the first ``worlds``), run the whole study in each baseline-consistent world
+    (worst deviation at most ``consistent_within`` tolerance units), judge every claim, and write the record after
+    each world. Returns the record."""
+    t_start = time.perf_counter()
+    base = Path(runs_dir or default_runs_dir()) / "robustness" / preset
+    out = Path(out or recorded_dir() / f"robustness_{preset}.json")
+    chosen = corners()[: worlds or None]
+    record = {"preset": preset, "trials": trials, "consistent_within": consistent_within,
+              "factors": {n: [level for level, _ in levels] for n, levels in FACTORS.items()},
+              "factor_values": {n: {level: value for level, value in levels} for n, levels in FACTORS.items()},
+              "version": __version__, "git_commit": git_commit(), "machine": machine(),
+              "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "worlds": []}
+    previous = read_json(out) if out.exists() else {}
+    done = {w["id"]: w for w in previous.get("worlds", []) if w.get("status") == "done"
+            and previous.get("version") == __version__ and previous.get("trials") == trials
+            and previous.get("consistent_within") == consistent_within}
+    calibrations: dict[str, dict] = {}
+    for corner in chosen:
+        if corner.id in done:
+            record["worlds"].append(done[corner.id])
+            continue
+        t0 = time.perf_counter()
+        if corner.calibration not in calibrations:
+            logger.info(f"[robustness] calibrating {corner.calibration} on seed {corner.seed} ({trials} trials)")
+            calibrations[corner.calibration] = calibrate(
+                preset, trials=trials, seeds=(corner.seed,), search_seeds=1, verify_top=1,
+                workdir=base / corner.calibration, out=base / corner.calibration / "calibration.json",
+                progress=progress, fixed=corner.calibration_fixed)
+        cal = calibrations[corner.calibration]
+        achieved = cal["achieved"][str(corner.seed)]
+        dev = deviations(achieved)
+        settings = {**cal["chosen"], **cal["fixed"], **corner.fixed}
+        world = {"id": corner.id, "levels": corner.levels, "seed": corner.seed, "calibration": corner.calibration,
+                 "settings": settings, "baselines": achieved, "deviations": {k: round(v, 3) for k, v in dev.items()},
+                 "worst_deviation": round(max(dev.values()), 3), "calibration_seconds": cal.get("trial_seconds_total")}
+        world["consistent"] = world["worst_deviation"] <= consistent_within
+        if world["consistent"]:
+            logger.info(f"[robustness] world {corner.id}: the whole study on seed {corner.seed}")
+            p = replace(make_preset(preset), seed=corner.seed, world_settings=tuple(sorted(settings.items())),
+                        clip_pretrained=_stage0_checkpoint(base / corner.calibration, corner.seed))
+            ex = Experiment(p, runs_dir=base / "runs", progress=False)
+            ex.run_all()
+            parts = claim_table(ex)
+            world["claims"] = _claims_record(parts)
+            world["n_eval_queries"] = int(parts.loc[parts["claim_id"] == "concat", "n_units"].iloc[0])
+        world["seconds"] = round(time.perf_counter() - t0, 1)
+        world["status"] = "done"
+        record["worlds"].append(world)
+        record["seconds"] = round(sum(w["seconds"] for w in record["worlds"]), 1)
+        write_json(out, record)  # after every world: an interrupted ensemble keeps what it finished
+    record["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    record["wall_seconds_this_call"] = round(time.perf_counter() - t_start, 1)
+    write_json(out, record)
+    return record
+
+
+def _stage0_checkpoint(workdir: Path, seed: int) -> str:
+    """The seed's stage-0 CLIP the calibration pretrained (one per seed and caption corpus, whatever the world):
+    the study loads it rather than pretraining the same CLIP again."""
+    found = sorted(Path(workdir).glob(f"clip-seed{seed}-*.pt"))
+    if not found:
+        raise FileNotFoundError(f"no stage-0 CLIP for seed {seed} in {workdir}: the calibration did not finish")
+    return str(found[0])
+
+
+def _claims_record(parts) -> list[dict]:
+    keep = ["claim_id", "part", "effect", "ci_low", "ci_high", "resolvable", "verdict", "side", "claim_verdict",
+            "paper_value"]
+    rows = parts[keep].to_dict(orient="records")
+    return [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
