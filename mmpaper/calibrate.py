@@ -43,9 +43,10 @@ SPACES: dict[str, dict[str, tuple]] = {
         "n_products": (3_000, 5_000),        # with the category skew: how often a kind has fewer than 100 products
         "category_skew": (0.5, 1.1),
         "n_train_queries": (4_000, 6_500),   # the size of the train-period log BiBERT learns from
-        "p_query_colour": (0.05, 0.3),       # how specific queries are
+        "p_query_colour": (0.03, 0.3),       # how specific queries are
         "p_query_brand": (0.0, 0.2),
-        "p_query_extra": (0.1, 0.7),         # how varied broad queries are, so fewer of them merge into one string
+        "p_query_extra": (0.1, 0.95),        # how varied broad queries are, so fewer of them merge into one string
+        "p_typo": (0.03, 0.2),               # typos per word: also how many distinct strings a broad query has
         "image_gap": (0.02, 0.4),            # how often titles leave out the colour or pattern images show
         "exposure": (1.5, 3.0),              # popular products shown, considered and bought more
         "popularity_weight": (0.5, 2.0),
@@ -58,15 +59,19 @@ SPACES: dict[str, dict[str, tuple]] = {
     },
 }
 SPACES["smoke"] = {**SPACES["cpu"], "n_products": (300, 1_200), "n_train_queries": (300, 600)}
-# The search's first candidate: the settings the previous calibration chose (world version 6, 28 trials on seeds
-# 0-2; its record is data_cards/calibration_cpu.json at commit c53db60), with sibling purchases at the share the
-# probes on the two baselines left plausible (they lifted BiBERT's Irrelevant share to the paper's; data card).
+# The search's first candidates. World version 8's eval month is 14 times larger, and identical strings merge, so
+# its distinct queries are mostly the rare, specific ones: with version 7's settings (the first candidate below)
+# 71% of distinct eval queries ask for an attribute, against 52% at the old size, and BiBERT's Exact share fell
+# from 54 to 35 (trials 0-2 of a first search). Probes of the world alone (no model: the share of distinct eval
+# queries that ask for an attribute, data card) showed typos and fewer colour and brand asks restore the old
+# composition at over 5,000 distinct queries; the second candidate is those query settings.
 START = {"n_products": 3_850, "category_skew": 0.706, "n_train_queries": 6_200, "p_query_colour": 0.145,
          "p_query_brand": 0.152, "p_query_extra": 0.507, "image_gap": 0.076,
          "exposure": 2.685, "popularity_weight": 1.517, "brand_popularity": 0.017,
          "attribute_weight": 4.868, "p_offtarget": 0.001, "purchases_train": 4.168,
-         "purchases_eval": 3.563, "p_sibling": 0.04}
-STARTS = (START, {**START, "p_sibling": 0.0})  # and the previous world itself, for the search to weigh against
+         "purchases_eval": 3.563, "p_sibling": 0.0, "p_typo": 0.06}
+STARTS = (START, {**START, "p_query_colour": 0.1, "p_query_brand": 0.05, "p_query_extra": 0.7, "p_typo": 0.15,
+                  "purchases_eval": 3.0})
 SPACES["gpu"] = SPACES["cpu"]
 
 

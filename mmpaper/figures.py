@@ -60,8 +60,16 @@ def _scaling(ex: Experiment):
     return plots.scaling_curve(json.loads(record.read_text()) if record.exists() else None)
 
 
-def _picks(n_total: int, n: int, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).choice(n_total, min(n, n_total), replace=False)
+def choose(score: np.ndarray, eligible: np.ndarray, n: int) -> tuple[np.ndarray, int]:
+    """The ``n`` eligible rows with the highest score (ties by row), and how many rows were eligible. When fewer
+    than ``n`` are, the best of the rest fill in, and the figure says so."""
+    score, eligible = np.asarray(score, dtype=float), np.asarray(eligible, dtype=bool)
+    order = np.lexsort((np.arange(len(score)), -score, ~eligible))  # eligible first, then by score, then by row
+    return order[:n], int(eligible.sum())
+
+
+def _shortfall(found: int, n: int, what: str) -> str:
+    return "" if found >= n else f"only {found} eval {what} meet the criterion; the rest are the closest"
 
 
 def _query_context(ex: Experiment):
@@ -70,33 +78,71 @@ def _query_context(ex: Experiment):
             cat.queries.set_index("query_id")["query"])
 
 
-def retrieved_examples(ex: Experiment, names: list[str], n_queries: int = 3, n_shown: int = 5, seed: int = 1):
-    """For a few eval queries, the top products each model retrieves, framed by label; ★ marks a purchase."""
-    qids, bought, qtext = _query_context(ex)
-    arrays = {n: tables.run_arrays(ex, n) for n in names}
+def _bought_matrix(topk: np.ndarray, qids: np.ndarray, bought: set) -> np.ndarray:
+    return np.array([[(int(q), int(p)) in bought for p in row] for q, row in zip(qids, topk)], dtype=bool)
+
+
+def _rows(qids, qtext, chosen, names, arrays, bought, n_shown):
     rows = []
-    for row in _picks(len(qids), n_queries, seed):
+    for row in chosen:
         for name in names:
             topk, labels = arrays[name][0][row], arrays[name][1][row]
             items = [(int(topk[j]), int(labels[j]), (int(qids[row]), int(topk[j])) in bought) for j in range(n_shown)]
             rows.append((f"“{plots.wrap(qtext[qids[row]], 22, 2)}”\n{variant_label(name)}", items))
-    return plots.example_rows(rows, ex.catalog.images, n_shown)
+    return rows
 
 
-def net_examples(ex: Experiment, name: str = "4tmm-cat", base: str = "bibert", n_queries: int = 3,
-                 n_shown: int = 5, seed: int = 3):
-    """Net predictions: the best-ranked products of ``name``'s top-k that ``base``'s top-k does not contain.
+def baseline_example_rows(ex: Experiment, n_queries: int = 3, n_shown: int = 5):
+    """Eval queries that ask for a colour, where BiBERT's first five hold a purchase (★) and zero-shot CLIP's hold
+    Exact products (the right kind in the asked colour) but no purchase; most CLIP Exact first. Returns the rows
+    the figure draws and the note it shows when too few queries meet the criterion."""
+    qids, bought, qtext = _query_context(ex)
+    arrays = {n: tables.run_arrays(ex, n) for n in ("bibert", "clip")}
+    asks = ex.catalog.queries.set_index("query_id").loc[qids, "colour"].to_numpy() >= 0
+    top = {n: arrays[n][0][:, :n_shown] for n in arrays}
+    bibert_buys = _bought_matrix(top["bibert"], qids, bought).any(1)
+    clip_buys = _bought_matrix(top["clip"], qids, bought).any(1)
+    clip_exact = (arrays["clip"][1][:, :n_shown] == 0).sum(1)
+    chosen, found = choose(clip_exact, asks & bibert_buys & ~clip_buys & (clip_exact > 0), n_queries)
+    return _rows(qids, qtext, chosen, ["bibert", "clip"], arrays, bought, n_shown), \
+        _shortfall(found, n_queries, "queries")
 
-    Queries are drawn among those whose net predictions include a purchase (when any do), so the figure shows what
-    the net-match analysis counts: products only the multimodal model finds."""
+
+def baseline_examples(ex: Experiment, n_queries: int = 3, n_shown: int = 5):
+    rows, note = baseline_example_rows(ex, n_queries, n_shown)
+    return plots.example_rows(rows, ex.catalog.images, n_shown, note)
+
+
+def four_tower_example_rows(ex: Experiment, n_queries: int = 2, n_shown: int = 5):
+    """Eval queries where 4tMM joint's first five hold more Exact products than BiBERT's and a purchase (★) is
+    among the first five of one of the three rows; the largest gain in Exact first. Rows and note, as above."""
+    names = ["bibert", "4tmm-cat", "4tmm-joint"]
+    qids, bought, qtext = _query_context(ex)
+    arrays = {n: tables.run_arrays(ex, n) for n in names}
+    exact = {n: (arrays[n][1][:, :n_shown] == 0).sum(1) for n in names}
+    any_buy = np.any([_bought_matrix(arrays[n][0][:, :n_shown], qids, bought).any(1) for n in names], axis=0)
+    gain = exact["4tmm-joint"] - exact["bibert"]
+    chosen, found = choose(gain, (gain > 0) & any_buy, n_queries)
+    return _rows(qids, qtext, chosen, names, arrays, bought, n_shown), _shortfall(found, n_queries, "queries")
+
+
+def four_tower_examples(ex: Experiment, n_queries: int = 2, n_shown: int = 5):
+    rows, note = four_tower_example_rows(ex, n_queries, n_shown)
+    return plots.example_rows(rows, ex.catalog.images, n_shown, note)
+
+
+def net_example_rows(ex: Experiment, name: str = "4tmm-cat", base: str = "bibert", n_queries: int = 3,
+                     n_shown: int = 5):
+    """Net predictions: the best-ranked products of ``name``'s top-k that ``base``'s top-k does not contain, for
+    eval queries where a purchase (★) is among those first ``n_shown`` net predictions (most such purchases first),
+    so the figure shows what the net-match analysis counts: products only the multimodal model finds."""
     qids, bought, qtext = _query_context(ex)
     topk, labels = tables.run_arrays(ex, name)
     base_topk, _ = tables.run_arrays(ex, base)
     net_rows = [np.flatnonzero(~np.isin(topk[row], base_topk[row])) for row in range(len(qids))]
-    has_purchase = [i for i, cols in enumerate(net_rows)
-                    if any((int(qids[i]), int(topk[i, c])) in bought for c in cols)]
-    pool = np.array(has_purchase if len(has_purchase) >= n_queries else range(len(qids)))
-    chosen = pool[_picks(len(pool), n_queries, seed)]
+    shown_buys = np.array([sum((int(qids[i]), int(topk[i, c])) in bought for c in cols[:n_shown])
+                           for i, cols in enumerate(net_rows)])
+    chosen, found = choose(shown_buys, shown_buys > 0, n_queries)
     rows = []
     for row in chosen:
         cols = net_rows[row][:n_shown]
@@ -105,7 +151,17 @@ def net_examples(ex: Experiment, name: str = "4tmm-cat", base: str = "bibert", n
         ranks = ", ".join(str(int(c) + 1) for c in cols)
         rows.append((f"“{plots.wrap(qtext[qids[row]], 22, 2)}”\n{len(net_rows[row])} net; ranks "
                      f"{plots.wrap(ranks, 22, 2)}", items))
-    return plots.example_rows(rows, ex.catalog.images, n_shown)
+    return rows, _shortfall(found, n_queries, "queries")
+
+
+def net_examples(ex: Experiment, name: str = "4tmm-cat", base: str = "bibert", n_queries: int = 3,
+                 n_shown: int = 5):
+    rows, note = net_example_rows(ex, name, base, n_queries, n_shown)
+    return plots.example_rows(rows, ex.catalog.images, n_shown, note)
+
+
+def effects(ex: Experiment, metrics: tuple[str, ...]):
+    return plots.effects_vs_bibert(tables.effects_vs_bibert(ex), metrics)
 
 
 def overlap_distribution(ex: Experiment, names: list[str]):
@@ -113,17 +169,19 @@ def overlap_distribution(ex: Experiment, names: list[str]):
     return plots.overlap_distribution({n: overlap(tables.run_arrays(ex, n)[0], base) for n in names}, ex.preset.k)
 
 
-def false_positive_examples(ex: Experiment, names: list[str], n_photos: int = 2, n_shown: int = 5, seed: int = 0):
-    """The photos where image-to-image matching (``names[0]``) puts the most false positives in its top
-    ``n_shown``, so the chapter shows the failure the paper is about; each model's top products beside them."""
+def false_positive_examples(ex: Experiment, names: list[str], n_photos: int = 2, n_shown: int = 5):
+    """The eval photos where the 3-tower (``names[1]``) removes the most false positives from image-to-image's
+    (``names[0]``) first ``n_shown``, so the figure shows the failure the paper is about and the fix it claims;
+    each model's top products beside them."""
     cat = ex.catalog
     attrs = cat.products[["category", "colour", "pattern"]].to_numpy()
     rows, _ = tables.visual_arrays(ex, names[0])
     target = cat.photos["product_id"].to_numpy()[rows]
     tops = {n: tables.visual_arrays(ex, n)[1][:, :n_shown] for n in names}
-    fp = np.array([(plots.photo_match_kinds(tops[names[0]][i], target[i], attrs) == 2).sum() for i in range(len(rows))])
-    rng = np.random.default_rng(seed)
-    picks = np.argsort(-fp + 0.01 * rng.random(len(fp)), kind="stable")[:n_photos]
+    fp = {n: np.array([(plots.photo_match_kinds(tops[n][i], target[i], attrs) == 2).sum() for i in range(len(rows))])
+          for n in names[:2]}
+    removed = fp[names[0]] - fp[names[1]]
+    picks, found = choose(removed, removed > 0, n_photos)
     photos = [{"name": name,
                "text": f"\n+ “{cat.photos['query'].iloc[rows[i]]}”" if name.endswith("4tower") else "",
                "image": cat.photo_images[rows[i]], "target": int(target[i]), "top": tops[name][i]}
@@ -148,39 +206,43 @@ _MULTIMODAL_NAMES = [n for n in VARIANTS if n != "bibert"]
 
 FIGURES: dict[str, BookFigure] = {f.name: f for f in [
     BookFigure("world-tour", "01_preliminaries", "products with their titles and visual-search query photos",
-               "Two rows of small product pictures: top, six catalog images with their titles; bottom, six query "
-               "photos, each a re-rendered product on another background.",
+               "Two rows of small product pictures: top, six catalog images with their titles; bottom, three query "
+               "photos, each beside the catalog image of the product it is a photo of.",
                lambda ex: plots.world_tour(ex.catalog)),
     BookFigure("baseline-examples", "02_baselines", "what BiBERT and zero-shot CLIP retrieve for three queries",
-               "For three eval queries, the first five products BiBERT retrieves and the first five zero-shot CLIP "
-               "retrieves, each framed by its label (Exact, Substitute, Complement, Irrelevant); a star marks a "
-               "purchase.",
-               lambda ex: retrieved_examples(ex, ["bibert", "clip"])),
+               "For three eval queries that ask for a colour, the first five products BiBERT retrieves (a purchase "
+               "among them, marked with a star) and the first five zero-shot CLIP retrieves (Exact products, no "
+               "purchase), each framed by its label.",
+               lambda ex: baseline_examples(ex)),
     BookFigure("alpha-curve", "03_four_tower", "validation recall@100 of α-concat over α",
                "A line of validation recall@100 against α from 0.1 to 0.9, with a dashed vertical line at the "
                "chosen α.", _alpha),
     BookFigure("four-tower-examples", "03_four_tower", "what BiBERT, 4tMM cat and 4tMM joint retrieve",
-               "For two eval queries, the first five products of BiBERT, 4tMM cat and 4tMM joint, framed by label; "
-               "a star marks a purchase.",
-               lambda ex: retrieved_examples(ex, ["bibert", "4tmm-cat", "4tmm-joint"], n_queries=2)),
+               "For two eval queries where 4tMM joint's first five hold more Exact products than BiBERT's, the first "
+               "five products of BiBERT, 4tMM cat and 4tMM joint, framed by label; a star marks a purchase.",
+               lambda ex: four_tower_examples(ex)),
     BookFigure("three-vs-four-tower", "04_three_tower", "recall@100 of 3tMM against 4tMM, ours and the paper's",
                "Grouped bars of recall@100 for three training settings; in each group 4tMM and 3tMM, ours then "
                "the paper's.", _three_vs_four),
-    BookFigure("table2-recall-exact", "05_experiments", "recall@100 and Exact precision of every Table 2 row",
-               "Two panels of horizontal bars, one row per Table 2 model: left recall@100, right Exact precision; "
-               "in each row our bar above the paper's.",
-               lambda ex: plots.recall_precision(tables.table2(ex))),
-    BookFigure("table2-label-mix", "05_experiments", "E/S/C/I shares of each model's top-100",
-               "Horizontal stacked bars, one per Table 2 model, splitting its top-100 into Exact, Substitute, "
-               "Complement and Irrelevant shares.",
-               lambda ex: plots.label_mix(tables.table2(ex))),
+    BookFigure("table2-recall-exact", "05_experiments", "each Table 2 row minus BiBERT: recall@100 and Exact, with "
+               "95% intervals, beside the paper's",
+               "Two panels, one row per Table 2 model: left its recall@100 minus BiBERT's, right its Exact share "
+               "minus BiBERT's, in percentage points; ours a dot with its 95% interval, the paper's a hollow "
+               "diamond, a vertical line at zero.",
+               lambda ex: effects(ex, ("R@100", "E"))),
+    BookFigure("table2-label-mix", "05_experiments", "each Table 2 row minus BiBERT: Substitute, Complement and "
+               "Irrelevant shares, with 95% intervals, beside the paper's",
+               "Three panels, one row per Table 2 model: its Substitute, Complement and Irrelevant shares minus "
+               "BiBERT's, in percentage points; ours a dot with its 95% interval, the paper's a hollow diamond.",
+               lambda ex: effects(ex, ("S", "C", "I"))),
     BookFigure("overlap", "06_net_matches", "per-query overlap with BiBERT's top-100 (Table 3 as distributions)",
                "Horizontal box plots, one per model, of how many of its top-100 products are also in BiBERT's "
                "top-100 per query.",
                lambda ex: overlap_distribution(ex, _MULTIMODAL_NAMES)),
     BookFigure("net-examples", "06_net_matches", "products 4tMM cat retrieves that BiBERT's top-100 misses",
-               "For three eval queries, the best-ranked products in 4tMM cat's top-100 that are not in BiBERT's "
-               "top-100, with their rank in 4tMM cat, framed by label; a star marks a purchase.",
+               "For three eval queries with a purchase among them, the best-ranked products in 4tMM cat's top-100 "
+               "that are not in BiBERT's top-100, with their rank in 4tMM cat, framed by label; a star marks the "
+               "purchase.",
                lambda ex: net_examples(ex, "4tmm-cat", "bibert")),
     BookFigure("visual-search-bars", "07_visual_search", "recall, precision and false positives of the visual-search "
                "models",
@@ -188,8 +250,9 @@ FIGURES: dict[str, BookFigure] = {f.name: f for f in [
                "precision@10; right the false-positive rate and how often the distractor wins.",
                lambda ex: visual_search_bars(ex, _VISUAL_NAMES)),
     BookFigure("false-positives", "07_visual_search", "query photos and what each visual-search model returns",
-               "For two query photos, the top five products of each visual-search model, framed green for the "
-               "photographed product, blue for an identical look, red for a false positive, grey otherwise.",
+               "For the two query photos where the 3-tower removes the most false positives from image-to-image's "
+               "first five, each photo beside the top five products of each visual-search model, framed green for "
+               "the photographed product, blue for an identical look, red for a false positive, grey otherwise.",
                lambda ex: false_positive_examples(ex, _VISUAL_NAMES)),
     BookFigure("verdict-grid", "08_reproduction_report", "each claim's verdict in each baseline-consistent world "
                "(recorded by python -m mmpaper robustness)",

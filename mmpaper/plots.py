@@ -70,24 +70,28 @@ def _frame(ax, colour: str, width: float = 3.5):
 
 
 def world_tour(world, n: int = 6, seed: int = 0):
-    """Product images with their titles (top) and visual-search query photos (bottom)."""
+    """Product images with their titles (top row) and, below, three query photos each beside the product it is a
+    photo of (the visual-search chapter's queries)."""
     with _style() as plt:
         rng = np.random.default_rng(seed)
         idx = rng.choice(len(world.products), n, replace=False)
-        fig, axes = plt.subplots(2, n, figsize=(WIDTH_IN, 3.9))
+        fig, axes = plt.subplots(2, n, figsize=(WIDTH_IN, 4.1))
         for ax, i in zip(axes[0], idx):
             ax.imshow(world.images[i], interpolation="nearest")
-            ax.set_title(wrap(world.products["title"].iloc[i], 16), fontsize=8)
+            ax.set_title(wrap(world.products["title"].iloc[i], 14), fontsize=9)
             ax.axis("off")
         photos = getattr(world, "photos", None)
+        for ax in axes[1]:
+            ax.axis("off")
         if photos is not None and len(photos):
-            for ax, j in zip(axes[1], rng.choice(len(photos), n, replace=False)):
-                ax.imshow(world.photo_images[j], interpolation="nearest")
-                ax.set_title(f"query photo of\nproduct {photos['product_id'].iloc[j]}", fontsize=8)
-                ax.axis("off")
-        else:
-            for ax in axes[1]:
-                ax.axis("off")
+            for k, j in enumerate(rng.choice(len(photos), n // 2, replace=False)):
+                pid = int(photos["product_id"].iloc[j])
+                photo_ax, product_ax = axes[1][2 * k], axes[1][2 * k + 1]
+                photo_ax.imshow(world.photo_images[j], interpolation="nearest")
+                photo_ax.set_title("query photo", fontsize=9)
+                product_ax.imshow(world.images[pid], interpolation="nearest")
+                product_ax.set_title("its product", fontsize=9)
+                _frame(product_ax, "#2ca02c", 2.0)
         fig.tight_layout()
     return fig
 
@@ -99,7 +103,7 @@ def _example_grid(plt, rows: list[tuple[str, list[tuple[int, int, bool]]]], imag
                              gridspec_kw={"width_ratios": [2.1] + [1] * n_shown}, squeeze=False)
     for r, (text, items) in enumerate(rows):
         axes[r, 0].axis("off")
-        axes[r, 0].text(1.0, 0.5, text, ha="right", va="center", fontsize=8, transform=axes[r, 0].transAxes)
+        axes[r, 0].text(1.0, 0.5, text, ha="right", va="center", fontsize=9, transform=axes[r, 0].transAxes)
         for j in range(n_shown):
             ax = axes[r, j + 1]
             if j >= len(items):
@@ -108,60 +112,45 @@ def _example_grid(plt, rows: list[tuple[str, list[tuple[int, int, bool]]]], imag
             pid, label, bought = items[j]
             ax.imshow(images[pid], interpolation="nearest")
             _frame(ax, LABEL_COLOURS[label])
-            ax.set_title(LABEL_NAMES[label][0] + (" ★" if bought else ""), fontsize=8,
+            ax.set_title(LABEL_NAMES[label][0] + (" ★" if bought else ""), fontsize=10,
                          color=LABEL_COLOURS[label], pad=2)
     return fig
 
 
-def example_rows(rows: list[tuple[str, list[tuple[int, int, bool]]]], images, n_shown: int = 5):
-    """One row per (caption, [(product, label, purchased)]): the products framed by label; ★ marks a purchase."""
+def example_rows(rows: list[tuple[str, list[tuple[int, int, bool]]]], images, n_shown: int = 5, note: str = ""):
+    """One row per (caption, [(product, label, purchased)]): the products framed by label; ★ marks a purchase.
+    ``note``: a line above the grid (e.g. that no query met the selection criterion)."""
     with _style() as plt:
         fig = _example_grid(plt, rows, images, n_shown)
         _label_legend(fig, extra=None)
-        fig.tight_layout(rect=(0, 0.06, 1, 1))
+        if note:
+            fig.suptitle(note, fontsize=9)
+        fig.tight_layout(rect=(0, 0.06, 1, 0.95 if note else 1))
     return fig
 
 
-def _paired_barh(ax, t2: pd.DataFrame, ours: str, paper: str, title: str, labels: bool):
-    y = np.arange(len(t2))
-    h = 0.38
-    ax.barh(y - h / 2, t2[ours], height=h, color=OURS, label="ours")
-    ax.barh(y + h / 2, t2[paper], height=h, color=PAPER, label="paper")
-    ax.set_yticks(y, [variant_label(n) for n in t2.index])
-    ax.tick_params(axis="y", labelleft=labels)
-    if labels:
-        ax.invert_yaxis()  # once: the panels share the y axis
-    ax.set_xlabel(title)
-    ax.set_xlim(0, 100)
-
-
-def recall_precision(t2: pd.DataFrame):
-    """Ours vs the paper: purchase recall@100 and Exact precision per Table 2 row."""
+def effects_vs_bibert(effects: pd.DataFrame, metrics: tuple[str, ...] = ("R@100", "E")):
+    """Each Table 2 row minus BiBERT (%-points, :func:`mmpaper.report.tables.effects_vs_bibert`): ours as a dot with
+    its 95% paired-bootstrap interval, the paper's difference as a hollow diamond, one panel per metric."""
+    names = list(dict.fromkeys(effects["variant"]))
+    titles = {"R@100": "recall@100", "E": "Exact", "S": "Substitute", "C": "Complement", "I": "Irrelevant"}
     with _style() as plt:
-        fig, axes = plt.subplots(1, 2, figsize=(WIDTH_IN, 0.32 * len(t2) + 1.3), sharey=True)
-        _paired_barh(axes[0], t2, "R@100", "paper R@100", "purchase recall@100 (%)", True)
-        _paired_barh(axes[1], t2, "E", "paper E", "Exact precision (%)", False)
-        handles, names = axes[0].get_legend_handles_labels()
-        fig.legend(handles, names, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.6, 1.0))
-        fig.tight_layout(rect=(0, 0, 1, 0.94))
-    return fig
-
-
-def label_mix(t2: pd.DataFrame):
-    """Stacked E/S/C/I shares of each model's top-100 (ours), the paper's BiBERT row for reference."""
-    with _style() as plt:
-        fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.3 * len(t2) + 1.4))
-        names = [variant_label(n) for n in t2.index]
-        left = np.zeros(len(t2))
-        for i, label in enumerate("ESCI"):
-            ax.barh(names, t2[label], left=left, color=LABEL_COLOURS[i], label=LABEL_NAMES[i])
-            left += t2[label].to_numpy()
-        ax.invert_yaxis()
-        ax.set_xlabel("share of the top-100 predictions (%)")
-        ax.set_xlim(0, 100)
-        fig.legend(*ax.get_legend_handles_labels(), loc="upper center", ncol=4, frameon=False,
-                   bbox_to_anchor=(0.6, 1.0))
-        fig.tight_layout(rect=(0, 0, 1, 0.92))
+        fig, axes = plt.subplots(1, len(metrics), figsize=(WIDTH_IN, 0.34 * len(names) + 1.6), sharey=True,
+                                 squeeze=False)
+        y = np.arange(len(names))
+        for ax, m in zip(axes[0], metrics):
+            e = effects[effects["metric"] == m].set_index("variant").loc[names]
+            ax.axvline(0, color="#7f7f7f", linewidth=0.8)
+            ax.errorbar(e["effect"], y, xerr=[e["effect"] - e["ci_low"], e["ci_high"] - e["effect"]], fmt="o",
+                        color=OURS, ecolor=OURS, capsize=2, markersize=4, label="ours (95% interval)")
+            ax.scatter(e["paper"], y, marker="D", facecolors="none", edgecolors="#333333", s=22, zorder=3,
+                       label="paper")
+            ax.set_xlabel(f"{titles[m]} minus BiBERT (% points)")
+        axes[0][0].set_yticks(y, [variant_label(n) for n in names])
+        axes[0][0].invert_yaxis()
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False, bbox_to_anchor=(0.6, 1.0))
+        fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
 
 
@@ -197,15 +186,14 @@ def overlap_distribution(overlaps: dict[str, np.ndarray], k: int):
 
 def three_vs_four_tower(cmp: pd.DataFrame):
     """Recall@100 of 4tMM and 3tMM under each training setting, ours and the paper's."""
-    cols = [("4tMM R@100", OURS), ("3tMM R@100", "#8fb0d9"), ("paper 4tMM R@100", "#7a7a7a"),
-            ("paper 3tMM R@100", PAPER)]
+    cols = [("4tMM R@100", OURS, "4tMM (ours)"), ("3tMM R@100", "#8fb0d9", "3tMM (ours)"),
+            ("paper 4tMM R@100", "#7a7a7a", "4tMM (paper)"), ("paper 3tMM R@100", PAPER, "3tMM (paper)")]
     with _style() as plt:
         fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.4))
         x = np.arange(len(cmp))
         w = 0.2
-        for i, (c, colour) in enumerate(cols):
-            ax.bar(x + (i - 1.5) * w, cmp[c].astype(float), width=w, color=colour,
-                   label=c.replace(" R@100", ""))
+        for i, (c, colour, label) in enumerate(cols):
+            ax.bar(x + (i - 1.5) * w, cmp[c].astype(float), width=w, color=colour, label=label)
         ax.set_xticks(x, list(cmp.index))
         ax.set_ylabel("recall@100 (%)")
         ax.set_ylim(0, 100)
@@ -238,19 +226,19 @@ def false_positive_examples(photos: list[dict], product_images, attributes: np.n
                                  gridspec_kw={"width_ratios": [1.5, 1] + [1] * n_shown}, squeeze=False)
         for r, row in enumerate(photos):
             axes[r, 0].axis("off")
-            axes[r, 0].text(1.0, 0.5, row["name"] + row["text"], ha="right", va="center", fontsize=8,
-                            transform=axes[r, 0].transAxes)
+            axes[r, 0].text(1.0, 0.5, variant_label(row["name"]) + row["text"], ha="right", va="center",
+                            fontsize=9, transform=axes[r, 0].transAxes)
             ax = axes[r, 1]
             ax.imshow(row["image"], interpolation="nearest")
             _frame(ax, "black", 1.0)
-            ax.set_title(wrap(f"photo: {CATEGORY_NAMES[attributes[row['target'], 0]]}", 12, 2), fontsize=8, pad=2)
+            ax.set_title(wrap(f"photo: {CATEGORY_NAMES[attributes[row['target'], 0]]}", 12, 2), fontsize=9, pad=2)
             top = row["top"][:n_shown]
             for j, (pid, kind) in enumerate(zip(top, photo_match_kinds(top, row["target"], attributes))):
                 ax = axes[r, j + 2]
                 ax.imshow(product_images[pid], interpolation="nearest")
                 _frame(ax, colours[kind])
                 label = FP_KINDS[kind] if kind != 2 else wrap(f"false +: {CATEGORY_NAMES[attributes[pid, 0]]}", 12, 2)
-                ax.set_title(label, fontsize=8, color=colours[kind], pad=2)
+                ax.set_title(label, fontsize=9, color=colours[kind], pad=2)
         from matplotlib.patches import Patch
 
         fig.legend(handles=[Patch(facecolor="white", edgecolor=c, linewidth=3, label=t) for c, t in

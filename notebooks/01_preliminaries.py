@@ -47,7 +47,7 @@ if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
     todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
     pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 preset = "cpu"      # smoke | cpu | gpu | esci
 runs_dir = None     # default: runs/ beside the package
 
@@ -112,11 +112,12 @@ _ = figures.show("world-tour", ex)
 
 # %% [markdown]
 # ```{glue:figure} world-tour
-# :alt: Two rows of small product pictures: top, six catalog images with their titles; bottom, six query photos, each a re-rendered product on another background.
+# :alt: Two rows of small product pictures: top, six catalog images with their titles; bottom, three query photos, each beside the catalog image of the product it is a photo of.
 # :name: fig-world-tour
 #
-# Products and query photos of the world. Look at each title beside its picture: where a title leaves out the
-# colour or the pattern that the image shows, a product image can add to a text-only retriever.
+# Products of the world (top) and three query photos, each beside the product it is a photo of (bottom).
+# Look at each title beside its picture: where a title leaves out the colour or the pattern that the image
+# shows, a product image can add to a text-only retriever.
 # ```
 
 # %% tags=["hide-input"]

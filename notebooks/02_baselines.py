@@ -47,7 +47,7 @@ if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
     todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
     pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 preset = "cpu"      # smoke | cpu | gpu | esci
 runs_dir = None     # default: runs/ beside the package
 
@@ -77,11 +77,13 @@ _ = figures.show("baseline-examples", ex)
 
 # %% [markdown]
 # ```{glue:figure} baseline-examples
-# :alt: For three eval queries, the first five products BiBERT retrieves and the first five zero-shot CLIP retrieves, each framed by its label (Exact, Substitute, Complement, Irrelevant); a star marks a purchase.
+# :alt: For three eval queries that ask for a colour, the first five products BiBERT retrieves (a purchase among them, marked with a star) and the first five zero-shot CLIP retrieves (Exact products, no purchase), each framed by its label.
 # :name: fig-baseline-examples
 #
-# The first five products of each baseline for three eval queries. Look at the frame colours: CLIP's rows are
-# the same kind of product in the query's colour more often than they are the purchased one (★).
+# Three eval queries that ask for a colour, chosen where BiBERT's first five hold a purchase (★) and zero-shot
+# CLIP's hold Exact products (the right kind in the asked colour) but no purchase, most CLIP Exact first; a note
+# above the grid says when fewer queries meet that. Look at the frames: CLIP finds the kind and the colour from
+# the picture, BiBERT the product shoppers bought.
 # ```
 
 # %% [markdown]

@@ -48,7 +48,7 @@ if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
     todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
     pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 preset = "cpu"      # smoke | cpu | gpu | esci
 runs_dir = None     # default: runs/ beside the package
 
@@ -99,12 +99,12 @@ _ = figures.show("table2-recall-exact", ex)
 
 # %% [markdown]
 # ```{glue:figure} table2-recall-exact
-# :alt: Two panels of horizontal bars, one row per Table 2 model: left recall@100, right Exact precision; in each row our bar above the paper's.
+# :alt: Two panels, one row per Table 2 model: left its recall@100 minus BiBERT's, right its Exact share minus BiBERT's, in percentage points; ours a dot with its 95% interval, the paper's a hollow diamond, a vertical line at zero.
 # :name: fig-table2-recall-exact
 #
-# Recall@100 (left) and Exact precision (right) of every Table 2 row, ours (blue) against the paper's (grey).
-# Look at the order of the blue bars more than their length: the world is small, so values differ; whether
-# the same rows win is the reproduction question.
+# Each Table 2 row minus BiBERT, in percentage points: recall@100 (left) and the Exact share (right); ours a
+# dot with its 95% paired-bootstrap interval, the paper's a hollow diamond. Look at which side of the zero line
+# each dot sits and whether its interval crosses it, beside where the paper's diamond sits.
 # ```
 
 # %% tags=["remove-input"]
@@ -112,11 +112,12 @@ _ = figures.show("table2-label-mix", ex)
 
 # %% [markdown]
 # ```{glue:figure} table2-label-mix
-# :alt: Horizontal stacked bars, one per Table 2 model, splitting its top-100 into Exact, Substitute, Complement and Irrelevant shares.
+# :alt: Three panels, one row per Table 2 model: its Substitute, Complement and Irrelevant shares minus BiBERT's, in percentage points; ours a dot with its 95% interval, the paper's a hollow diamond.
 # :name: fig-table2-label-mix
 #
-# What each model's top-100 is made of. Look at the red (Irrelevant) end of each bar: a model that fuses the
-# image well should shorten it without shortening the green (Exact) start.
+# The rest of the label mix, each row minus BiBERT: the Substitute, Complement and Irrelevant shares of the
+# top-100 (percentage points), ours with 95% intervals, the paper's as diamonds. Look at the Irrelevant panel: a
+# model that fuses the image well moves left of zero there.
 # ```
 
 # %% [markdown]

@@ -47,7 +47,7 @@ if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
     todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
     pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 preset = "cpu"      # smoke | cpu | gpu | esci
 runs_dir = None     # default: runs/ beside the package
 
@@ -98,12 +98,12 @@ _ = figures.show("net-examples", ex)
 
 # %% [markdown]
 # ```{glue:figure} net-examples
-# :alt: For three eval queries, the best-ranked products in 4tMM cat's top-100 that are not in BiBERT's top-100, with their rank in 4tMM cat, framed by label; a star marks a purchase.
+# :alt: For three eval queries with a purchase among them, the best-ranked products in 4tMM cat's top-100 that are not in BiBERT's top-100, with their rank in 4tMM cat, framed by label; a star marks the purchase.
 # :name: fig-net-examples
 #
-# Net matches: products 4tMM cat retrieves that BiBERT's top-100 misses, its best-ranked five for three queries
-# whose net predictions include a purchase (★). Look at the frames: green and blue net matches are relevant
-# products only the multimodal model finds.
+# Net matches: products 4tMM cat retrieves that BiBERT's top-100 misses, its best-ranked five, for the three
+# eval queries with the most purchases (★) among those five. Look at the frames: green and blue net matches are
+# relevant products only the multimodal model finds, and the starred ones were bought.
 # ```
 
 # %% [markdown]

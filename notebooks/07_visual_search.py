@@ -54,7 +54,7 @@ if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
     todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
     pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 preset = "cpu"      # smoke | cpu | gpu (the esci preset has no query photos)
 runs_dir = None     # default: runs/ beside the package
 
@@ -128,19 +128,20 @@ _ = figures.show("visual-search-bars", ex)
 # %% [markdown]
 # ## False positives, shown
 #
-# The photos on which image-to-image matching returns the most false positives in its top five, and what each
-# model returns for them.
+# The two eval photos on which the 3-tower removes the most false positives from image-to-image's top five (the
+# paper's failure and the fix it claims, chosen by that criterion), and what each model returns for them.
 
 # %% tags=["remove-input"]
 _ = figures.show("false-positives", ex)
 
 # %% [markdown]
 # ```{glue:figure} false-positives
-# :alt: For two query photos, the top five products of each visual-search model, framed green for the photographed product, blue for an identical look, red for a false positive, grey otherwise.
+# :alt: For the two query photos where the 3-tower removes the most false positives from image-to-image's first five, each photo beside the top five products of each visual-search model, framed green for the photographed product, blue for an identical look, red for a false positive, grey otherwise.
 # :name: fig-false-positives
 #
 # Query photos and each model's top five. Look at the red frames (same colour and pattern, another category):
-# they are the paper's false positives, and should thin out from the image-to-image row to the 4-tower row.
+# they are the paper's false positives; by the choice of photos they are fewer in the 3-tower row than in the
+# image-to-image row, and the 4-tower row shows what the shopper's text adds or takes away.
 # ```
 
 # %% [markdown]

@@ -53,7 +53,7 @@ if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
     todo = [r for r in reqs if not r.marker and not r.name.startswith("faiss") and not present(r)]
     pip("install -q " + " ".join(f'"{r.name}{r.specifier}"' for r in todo + [faiss]))
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 preset = "cpu"      # smoke | cpu | gpu | esci
 runs_dir = None     # default: runs/ beside the package
 

@@ -28,6 +28,8 @@ from ..experiments import Experiment
 from ..figures import FIGURES_DIR_ENV
 from ..fsio import config_hash
 from ..paths import ROOT, benchmark_results
+from ..report import ensemble, narrative, records, tables
+from ..report.claims import claim_definitions
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +176,7 @@ def execute_chapters(preset: str, stage: Path, runs_dir: Path | None, ex, progre
         try:
             pm.execute_notebook(str(nb_path), str(target), parameters=params, kernel_name="python3",
                                 cwd=str(ROOT), progress_bar=False, log_output=False)
+            _hide_injected_parameters(target)
         finally:
             if old is None:
                 os.environ.pop(FIGURES_DIR_ENV, None)
@@ -185,6 +188,33 @@ def execute_chapters(preset: str, stage: Path, runs_dir: Path | None, ex, progre
         executed.append(src.stem)
         logger.info(f"  executed {src.stem} in {seconds:.1f} s")
     return executed
+
+
+def write_at_a_glance(stage: Path, ex: Experiment) -> Path:
+    """The intro's results-at-a-glance box (``book/_generated/at_a_glance.md`` in the staged book), generated from
+    this build's runs and the recorded ensemble of worlds."""
+    claims = tables.claims(ex)
+    record = records.load_robustness(ex.preset.name)
+    across = ensemble.summary(record, texts={c.id: c.text for c in claim_definitions()}) if record else None
+    controls = tables.controls(ex) if all(ex.rundir(n).finished() for n in ("bibert-seenneg",)) else None
+    text = narrative.at_a_glance_text(tables.table2(ex), claims, ex.preset.name, across, controls)
+    page = stage / "book" / "_generated" / "at_a_glance.md"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(text)
+    return page
+
+
+def _hide_injected_parameters(notebook: Path) -> None:
+    """Papermill adds an "injected-parameters" cell beside the chapter's own (hidden) parameters cell; the page
+    shows neither, so a reader does not see the parameters twice."""
+    import nbformat  # the book's tools: only when chapters are executed
+
+    nb = nbformat.read(notebook, as_version=4)
+    for c in nb.cells:
+        tags = c.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, notebook)
 
 
 def build(preset: str = "cpu", *, runs_dir: str | Path | None = None, out: str | Path | None = None,
@@ -210,6 +240,7 @@ def build(preset: str = "cpu", *, runs_dir: str | Path | None = None, out: str |
     logger.info("[book] executing chapters with papermill")
     execute_chapters(preset, stage, runs_dir, ex, progress, figures_dir=out / "figures")
     write_status_page(stage, preset, trained)
+    write_at_a_glance(stage, ex)
     logger.info("[book] rendering with Jupyter Book")
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage), "--path-output", str(out), "-W", "-n",
            "--keep-going"]

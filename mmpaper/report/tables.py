@@ -11,7 +11,8 @@ from ..experiments import Experiment
 from ..metrics import net_matches, overlap, visual_search_per_photo
 from ..paper import CONTROLS, PAPER_COLUMNS, TABLE2, VARIANTS, VISUAL_VARIANTS, variant
 from .claims import claim_definitions
-from .judge import N_RESAMPLES, Units, claim_summary, evaluate_claims, photo_units, query_units
+from ..stats import paired_bootstrap
+from .judge import N_RESAMPLES, Sums, Units, claim_summary, evaluate_claims, photo_units, query_units
 
 
 def _pct(x: float) -> float:
@@ -188,6 +189,32 @@ def claims(ex: Experiment, *, n_resamples: int = N_RESAMPLES, seed: int = 0) -> 
     visual = has_visual(ex)
     return evaluate_claims(claim_definitions(ex.preset.vs_k_precision, visual=visual), claim_units(ex, visual),
                            n_resamples=n_resamples, seed=seed)
+
+
+def effects_vs_bibert(ex: Experiment, *, n_resamples: int = 1999, seed: int = 0) -> pd.DataFrame:
+    """Each Table 2 row minus BiBERT, on recall@100 and each label share (%-points), with the same paired bootstrap
+    and 95% intervals as the claims (over eval queries), and the paper's difference beside it. One row per
+    (variant, metric): ``effect``, ``ci_low``, ``ci_high``, ``paper``."""
+    units = claim_units(ex, visual=False)["query"]
+    mat, index = units.matrix()
+    rows = [n for n in TABLE2 if n != "bibert"]
+    metrics = PAPER_COLUMNS
+
+    def value(s: Sums, v: str, m: str):
+        return s.recall(v) if m == "R@100" else s.share(v, m)
+
+    def statistic(sums):
+        s = Sums(sums, index, units.k)
+        return np.stack([value(s, v, m) - value(s, "bibert", m) for v in rows for m in metrics], axis=1)
+
+    res = paired_bootstrap(mat, statistic, n_resamples=n_resamples, seed=seed)
+    out = []
+    for j, (v, m) in enumerate((v, m) for v in rows for m in metrics):
+        base, row = VARIANTS["bibert"].paper, VARIANTS[v].paper
+        paper = row[metrics.index(m)] - base[metrics.index(m)] if row else np.nan
+        out.append({"variant": v, "metric": m, "effect": float(res.effect[j]), "ci_low": float(res.low[j]),
+                    "ci_high": float(res.high[j]), "paper": paper})
+    return pd.DataFrame(out)
 
 
 def visual_claims(ex: Experiment, *, n_resamples: int = N_RESAMPLES, seed: int = 0) -> pd.DataFrame:

@@ -333,3 +333,15 @@ def ensemble_effects(effects: pd.DataFrame) -> pd.DataFrame:
     """Each claim part's effect across the worlds (mean, lowest, highest) beside the paper's value."""
     df = effects.set_index(["claim_id", "part"])
     return _check_width(df.apply(lambda col: col.map(lambda x: DASH if x is None or pd.isna(x) else signed(x))))
+
+
+def for_people(df: pd.DataFrame, digits: int | dict[str, int] = 2, index: bool = False):
+    """A table as a reader wants it: no pandas index column (unless ``index``: it becomes the first column), numbers
+    with thousands separators and ``digits`` decimals (per column when a dict), "—" for missing values. Returns a
+    Styler with the index hidden, ready for ``display``."""
+    out = df.reset_index() if index else df.reset_index(drop=True)
+    for col in out.columns:
+        d = digits.get(col, 2) if isinstance(digits, dict) else digits
+        out[col] = out[col].map(lambda x, d=d: cell(x, d))
+    _check_width(out.set_index(out.columns[0]))
+    return out.style.hide(axis="index")
