@@ -403,7 +403,8 @@ def _tables(args) -> int:
                         ("claims", "Every part of every claim: effect and 95% paired-bootstrap interval")]:
         if name in tables:
             print(f"\n## {title}\n")
-            print(_claims_view(tables[name]).to_markdown() if name == "claims" else tables[name].to_markdown())
+            print(_claims_view(tables[name]).to_markdown() if name == "claims" else
+                  tables[name].round(1).to_markdown())
     print(f"\n{VERDICT_RULE}\nMarkdown and CSV (claims.csv: every column) in {ex.runs_dir / 'tables'}")
     return 0
 

@@ -55,7 +55,8 @@ runs_dir = None     # default: runs/ beside the package
 from IPython.display import Markdown, display
 from mmpaper import figures
 from mmpaper.book import open_experiment
-from mmpaper.report import narrative, tables, views
+from mmpaper.provenance import machine_line
+from mmpaper.report import narrative, records, tables, views
 ex = open_experiment(preset, runs_dir, ["bibert", "clip"])  # this chapter's runs: reused, or trained when missing
 
 # %% [markdown]
@@ -65,6 +66,10 @@ ex = open_experiment(preset, runs_dir, ["bibert", "clip"])  # this chapter's run
 # %% tags=["hide-input"]
 t2 = tables.table2(ex, ["bibert", "clip"])
 display(views.table2(t2))
+
+# %% tags=["remove-input"]
+display(Markdown(narrative.record_vs_build_text(records.load_calibration(ex.preset.world), t2, ex.preset.seed,
+                                                machine_line())))
 
 # %% [markdown]
 # What each retrieves for a few eval queries: BiBERT can only match words; CLIP sees colour, pattern and

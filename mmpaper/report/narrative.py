@@ -151,6 +151,27 @@ def baselines_text(t2: pd.DataFrame) -> str:
     return text
 
 
+def record_vs_build_text(record: dict | None, t2: pd.DataFrame, seed: int, machine: str) -> str:
+    """The same two baseline rows, twice: in the calibration record (for this seed) and in this build. Both are
+    labelled with where they were computed; a difference is stated and explained, never left for the reader."""
+    if record is None or str(seed) not in record.get("achieved", {}):
+        return (f"No calibration record holds seed {seed}, so the rows above stand alone (computed by this build on "
+                f"{machine}).")
+    achieved = record["achieved"][str(seed)]
+    diffs = {(row, m): float(t2.loc[row, m]) - float(achieved[row][m]) for row in ("bibert", "clip")
+             for m in ("R@100", "E", "S", "C", "I") if row in t2.index}
+    (row, m), worst = max(diffs.items(), key=lambda kv: abs(kv[1]))
+    where = f"{record.get('machine', 'an unrecorded machine')}, {str(record.get('created', ''))[:10]}"
+    if abs(worst) < 0.05:                                            # equal at the precision the book prints
+        return (f"These rows equal the calibration record's seed-{seed} rows (recorded on {where}) to the tenth of a "
+                f"point; this build ran on {machine}.")
+    return (f"These rows are this build's (on {machine}); the calibration record's seed-{seed} rows were computed "
+            f"on {where}, and differ by up to {_f(abs(worst))} points ({variant_label(row)} {m}: "
+            f"{_f(float(t2.loc[row, m]))} here, {_f(float(achieved[row][m]))} there). The world and the code are the "
+            f"same; another CPU, thread count or torch build rounds its sums differently, and training amplifies "
+            f"those last digits, so the same seed can end a few tenths apart. The chapters read this build's runs.")
+
+
 # ------------------------------------------------------------------------------------------- four-tower
 
 def four_tower_text(t2: pd.DataFrame) -> str:
