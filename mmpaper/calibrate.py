@@ -113,13 +113,13 @@ def baseline_metrics(preset: str, seed: int, settings: dict, runs_dir: Path, cac
 
 def calibrate(preset: str = "cpu", *, trials: int = 20, seeds: tuple[int, ...] = (0, 1, 2), search_seed: int = 0,
               verify_top: int = 3, search_seeds: int = 1, workdir: Path | None = None, out: Path | None = None,
-              progress: bool = True, fixed: dict | None = None) -> dict:
+              progress: bool = True, fixed: dict | None = None, starts: tuple[dict, ...] | None = None) -> dict:
     """Search the world settings of ``preset`` for the baselines' targets; write and return the record.
 
     ``search_seeds``: how many of ``seeds`` each trial is scored on (the objective pools their deviations). One
     is fastest; all of them keep the search from fitting one seed's draw of the world and its BiBERT.
     ``fixed``: world settings held at these values (a corner of the ensemble of worlds, :mod:`mmpaper.robustness`);
-    the search moves the others."""
+    the search moves the others. ``starts``: the search's first candidates (default :data:`STARTS`)."""
     if preset not in PRESETS or PRESETS[preset].world not in WORLD_PRESETS:
         valid = [p for p in PRESETS if PRESETS[p].world in WORLD_PRESETS]
         raise CalibrationError(f"--preset {preset!r} has no embedded world to calibrate; valid: {valid}")
@@ -147,13 +147,14 @@ def calibrate(preset: str = "cpu", *, trials: int = 20, seeds: tuple[int, ...] =
                                f"wait for it or remove the lock if it was killed") from None
     try:
         return _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_top, search_seeds,
-                          workdir, out, progress, WORLD_PRESETS[world_preset], fixed)
+                          workdir, out, progress, WORLD_PRESETS[world_preset], fixed,
+                          STARTS if starts is None else starts)
     finally:
         lock.release()
 
 
 def _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_top, search_seeds, workdir, out,
-               progress, defaults, fixed) -> dict:
+               progress, defaults, fixed, starts) -> dict:
     import optuna  # heavy: loaded by the calibration only
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -189,7 +190,7 @@ def _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_t
         return d
 
     done = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
-    for start in STARTS:  # each first candidate once, also when a study begun before it was added resumes
+    for start in starts:  # each first candidate once, also when a study begun before it was added resumes
         first_params = {k: min(max(v, space[k][0]), space[k][1]) for k, v in start.items() if k in space}
         if not any(t.params == first_params for t in study.trials):
             study.enqueue_trial(first_params)

@@ -99,10 +99,10 @@ _ = figures.show("table2-recall-exact", ex)
 
 # %% [markdown]
 # ```{glue:figure} table2-recall-exact
-# :alt: Two panels, one row per Table 2 model: left its recall@100 minus BiBERT's, right its Exact share minus BiBERT's, in percentage points; ours a dot with its 95% interval, the paper's a hollow diamond, a vertical line at zero.
+# :alt: Two panels, one row per multimodal Table 2 model: left its recall@100 minus BiBERT's, right its Exact share minus BiBERT's, in percentage points; ours a dot with its 95% interval, the paper's a hollow diamond, a vertical line at zero.
 # :name: fig-table2-recall-exact
 #
-# Each Table 2 row minus BiBERT, in percentage points: recall@100 (left) and the Exact share (right); ours a
+# Each multimodal row minus BiBERT, in percentage points: recall@100 (left) and the Exact share (right); ours a
 # dot with its 95% paired-bootstrap interval, the paper's a hollow diamond. Look at which side of the zero line
 # each dot sits and whether its interval crosses it, beside where the paper's diamond sits.
 # ```
@@ -112,7 +112,7 @@ _ = figures.show("table2-label-mix", ex)
 
 # %% [markdown]
 # ```{glue:figure} table2-label-mix
-# :alt: Three panels, one row per Table 2 model: its Substitute, Complement and Irrelevant shares minus BiBERT's, in percentage points; ours a dot with its 95% interval, the paper's a hollow diamond.
+# :alt: Three panels, one row per multimodal Table 2 model: its Substitute, Complement and Irrelevant shares minus BiBERT's, in percentage points; ours a dot with its 95% interval, the paper's a hollow diamond.
 # :name: fig-table2-label-mix
 #
 # The rest of the label mix, each row minus BiBERT: the Substitute, Complement and Irrelevant shares of the

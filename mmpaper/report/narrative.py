@@ -233,6 +233,8 @@ def _best(values: pd.Series) -> str:
     top = values.sort_values(ascending=False)
     if len(top) > 1 and float(top.iloc[0] - top.iloc[1]) <= TIE:
         tied = [n for n in top.index if float(top.iloc[0] - top[n]) <= TIE]
+        if len(tied) > 3:
+            return f"a tie among {len(tied)} rows within {TIE:g} points of {_f(float(top.iloc[0]))}%"
         return f"a tie between {_join([variant_label(n) for n in tied])} ({_f(float(top.iloc[0]))}%)"
     return f"{variant_label(top.index[0])} ({_f(float(top.iloc[0]))}%)"
 
