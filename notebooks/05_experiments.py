@@ -35,7 +35,8 @@ REPOSITORY, TAG, COMMIT = "", "", ""
 if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
     import importlib, importlib.metadata as md, json, re, shutil, subprocess
     from packaging.requirements import Requirement
-    if not (REPOSITORY.startswith("https://github.com/") and TAG and re.fullmatch("[0-9a-f]{40}", COMMIT)):
+    placeholder = REPOSITORY.rstrip("/") == "https://github.com/mmpaper/mmpaper"  # no owner: anyone could take it
+    if placeholder or not (REPOSITORY.startswith("https://github.com/") and TAG and re.fullmatch("[0-9a-f]{40}", COMMIT)):
         raise RuntimeError("This copy of the chapter names no released mmpaper, so it installs nothing. Run it from "
                            "a copy of the source: pip install -e '.[book]', then make book or papermill.")
     colab = "google.colab" in sys.modules
