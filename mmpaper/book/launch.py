@@ -140,7 +140,7 @@ def stage_chapter(nb, release: Release, commit: str | None, chapter: str) -> boo
     before = nbformat.writes(nb)
     nb.cells = [c for c in nb.cells if NOTE_TAG not in c.get("metadata", {}).get("tags", [])]
     note = nbformat.v4.new_markdown_cell(run_note(release, commit, chapter), metadata={"tags": [NOTE_TAG]})
-    note.pop("id", None)
+    note["id"] = NOTE_TAG  # a fixed id: the same note leaves the notebook byte for byte the same
     first_text = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
     nb.cells.insert(first_text + 1, note)
     for cell in nb.cells:
