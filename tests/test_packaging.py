@@ -363,3 +363,36 @@ def test_the_esci_manifest_ships_with_the_package():
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "esci_manifest.json" in package_data["mmpaper.data"]
     assert (ROOT / "mmpaper" / "data" / "esci_manifest.json").is_file()
+
+
+# ------------------------------------------------------------------------------- what the wheel carries
+def test_the_wheel_lists_every_package_and_ships_the_recorded_results_from_where_they_are_kept():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = set(setuptools["packages"])
+    code = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "mmpaper").rglob("__init__.py")}
+    assert code <= packages, f"packages missing from pyproject.toml: {code - packages}"
+    mapped = setuptools["package-dir"]
+    assert packages - code == set(mapped) == {"mmpaper.recorded.seed_sweeps", "mmpaper.recorded.benchmarks",
+                                             "mmpaper.recorded.calibration"}
+    for package, folder in mapped.items():
+        patterns = setuptools["package-data"][package]
+        assert all(list((ROOT / folder).glob(pattern)) for pattern in patterns), (package, folder, patterns)
+
+
+def test_recorded_results_are_read_from_the_checkout_or_else_from_the_package(monkeypatch, tmp_path):
+    from mmpaper import paths
+
+    assert paths.in_checkout()
+    assert paths.recorded_dir() == ROOT / "book" / "recorded"
+    assert paths.benchmark_results() == ROOT / "benchmarks" / "results"
+    assert paths.calibration_record("cpu") == ROOT / "data_cards" / "calibration_cpu.json"
+    monkeypatch.setattr(paths, "ROOT", tmp_path / "site-packages")   # an installed wheel: no checkout around it
+    assert not paths.in_checkout()
+    assert paths.recorded_dir() == paths.PACKAGE / "recorded" / "seed_sweeps"
+    assert paths.benchmark_results() == paths.PACKAGE / "recorded" / "benchmarks"
+    assert paths.calibration_record("cpu") == paths.PACKAGE / "recorded" / "calibration" / "calibration_cpu.json"
+
+
+def test_chapter_nine_reads_the_benchmarks_through_mmpaper_paths():
+    source = (ROOT / "notebooks" / "09_benchmarks.py").read_text()
+    assert "benchmark_results()" in source and 'ROOT / "benchmarks"' not in source
