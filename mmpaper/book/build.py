@@ -40,7 +40,7 @@ from ..figures import FIGURES_DIR_ENV
 from ..fsio import config_hash
 from ..paths import ROOT, benchmark_results
 from ..provenance import git_commit, machine, machine_line
-from . import launch
+from .launch import CONFIG, COMMIT, Release, book_config, read_release, stage_chapter, state
 
 logger = logging.getLogger(__name__)
 
@@ -257,13 +257,13 @@ def execute_chapters(preset: str, stage: Path, runs_dir: Path | None, ex, progre
 
     executed = []
     (stage / "notebooks").mkdir(parents=True, exist_ok=True)
-    state, code = _runs_state(ex), _package_state()
+    runs_state, code = _runs_state(ex), _package_state()
     figures_dir = Path(figures_dir or stage.parent / "figures")
     for src in chapters():
         nb_path = src.with_suffix(".ipynb")
         target = stage / "notebooks" / nb_path.name
         stamp = target.with_suffix(".stamp")
-        key = chapter_key(src, preset, runs_dir, figures_dir, stage.parent, state, code)
+        key = chapter_key(src, preset, runs_dir, figures_dir, stage.parent, runs_state, code)
         previous = read_stamp(stamp)
         if target.exists() and previous is not None and previous.get("key") == key:
             continue
@@ -339,21 +339,21 @@ def render(stage: Path, out: Path) -> Path:
     return out / "_build" / "html"
 
 
-def stage_book(stage: Path, release: launch.Release | None = None, commit: str | None = None) -> str:
+def stage_book(stage: Path, release: Release | None = None, commit: str | None = None) -> str:
     """Copy the book's files into ``stage`` with the ``_config.yml`` the launch state allows
     (:func:`mmpaper.book.launch.book_config`); returns that state."""
-    release = release if release is not None else launch.read_release()
+    release = release if release is not None else read_release()
     stage.mkdir(parents=True, exist_ok=True)
     for f in BOOK_FILES:
         shutil.copy2(ROOT / f, stage / f)
-    config = launch.book_config(yaml.safe_load((ROOT / launch.CONFIG).read_text()), release, commit)
-    (stage / launch.CONFIG).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    config = book_config(yaml.safe_load((ROOT / CONFIG).read_text()), release, commit)
+    (stage / CONFIG).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     for d in BOOK_DIRS:
         shutil.copytree(ROOT / d, stage / d, dirs_exist_ok=True)
-    return launch.state(release, commit)
+    return state(release, commit)
 
 
-def stage_notes(stage: Path, release: launch.Release, commit: str | None) -> None:
+def stage_notes(stage: Path, release: Release, commit: str | None) -> None:
     """Each executed chapter gets its "run this chapter" note, and loses its install cell while no release is
     named (:func:`mmpaper.book.launch.stage_chapter`); written only when that changes it."""
     import nbformat  # the book's tools: only when the book is built
@@ -363,14 +363,14 @@ def stage_notes(stage: Path, release: launch.Release, commit: str | None) -> Non
         if not target.exists():
             continue
         nb = nbformat.read(target, as_version=4)
-        if launch.stage_chapter(nb, release, commit, src.stem):
+        if stage_chapter(nb, release, commit, src.stem):
             nbformat.write(nb, target)
 
 
 def build_commit() -> str | None:
     """The commit the book is built from, or None when files differ from it (no immutable ref to open)."""
     commit = git_commit(ROOT)
-    return commit if commit and launch.COMMIT.match(commit) else None
+    return commit if commit and COMMIT.match(commit) else None
 
 
 def build(preset: str = "cpu", *, runs_dir: str | Path | None = None, out: str | Path | None = None,
@@ -387,9 +387,9 @@ def build(preset: str = "cpu", *, runs_dir: str | Path | None = None, out: str |
             trained[name] = float(r.metrics.get("train_seconds", 0.0))
             logger.info(f"  trained {name} in {trained[name]:.1f} s")
     sync_notebooks()
-    release, commit = launch.read_release(), build_commit()
-    state = stage_book(stage, release, commit)
-    logger.info(f"[book] launch buttons: {state} (mmpaper.book.launch)")
+    release, commit = read_release(), build_commit()
+    buttons = stage_book(stage, release, commit)
+    logger.info(f"[book] launch buttons: {buttons} (mmpaper.book.launch)")
     install_mathjax(stage)
     logger.info("[book] executing chapters with papermill")
     execute_chapters(preset, stage, runs_dir, ex, progress, figures_dir=out / "figures")
