@@ -6,6 +6,7 @@ Minutes (torch goes into the new environment), so it is opt-in: ``make test-whee
 runs it."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -39,7 +40,12 @@ def test_the_wheel_installs_alone_and_runs_chapters_with_papermill(tmp_path):
     clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     clean.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", MMPAPER_CACHE=str(tmp_path / "cache"),
                  TOKENIZERS_PARALLELISM="false", JUPYTER_PATH=str(tmp_path / "jupyter"))
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", ROOT], env=clean)
+    # setuptools builds in the checkout's build/, and never removes a module deleted since: start and end without it
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
+    try:
+        _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", ROOT], env=clean)
+    finally:
+        shutil.rmtree(ROOT / "build", ignore_errors=True)
     [wheel] = (tmp_path / "dist").glob("mmpaper-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for shipped in ("mmpaper/recorded/seed_sweeps/claims_seeds_cpu.json", "mmpaper/recorded/seed_sweeps/claims_seeds_cpu.csv",
