@@ -1,4 +1,4 @@
-"""The command line: ``python -m mmpaper {world,run,runs,tables,book,book-check,figure,calibrate,data} ...``.
+"""The command line: ``python -m mmpaper {world,run,runs,tables,book,book-check,figure,calibrate,data,cache-key,pin-release} ...``.
 
 Every option is checked before any work starts (no world generated, no model trained, nothing written): a bad
 value ends the command with one line, ``mmpaper: error: ...`` naming the option, the value and what is valid,
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +45,7 @@ from .robustness import robustness
 from .stats import VERDICT_RULE
 from .sweep import seed_sweep
 from .train import NonFiniteLossError
-from . import book
+from . import __version__, book
 
 EXIT_USAGE = 2         # a bad option, preset or input file: nothing was started
 EXIT_FAILED = 1        # the work started and failed (e.g. a NaN loss)
@@ -123,7 +124,7 @@ def command(sub, name: str, text: str, func, *, runs: bool = True, training: boo
     return p
 
 
-COMMANDS = "{world,run,runs,tables,robustness,book,book-check,figure,calibrate,data}"
+COMMANDS = "{world,run,runs,tables,robustness,book,book-check,figure,calibrate,data,cache-key,pin-release}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,8 +177,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how many of the best candidates to check on every seed (default 3)")
     p.add_argument("--record", default=None,
                    help="where to write the record (default data_cards/calibration_<world preset>.json)")
+    command(sub, "cache-key", "print what a CI cache of a preset's worlds and runs is keyed by, as name=value lines "
+                              "(GitHub Actions outputs): the package version and the world key", _cache_key,
+            runs=False)
     _add_data_parser(sub)
+    _add_pin_release_parser(sub)
     return parser
+
+
+def _add_pin_release_parser(sub) -> None:
+    """``pin-release``: name the release the chapters install (no preset: it edits the book's files)."""
+    text = ("name the release the chapters' Colab cells install: writes _config.yml's repository url, release_tag "
+            "and release_commit and every chapter's install line, then the .ipynb twins (commit them)")
+    p = sub.add_parser("pin-release", help=text, description=text)
+    p.set_defaults(func=_pin_release)
+    p.add_argument("--tag", required=True, help="the release tag, e.g. v0.3.0 (it must exist in this checkout)")
+    p.add_argument("--commit", default=None, help="the tag's full commit (default: git rev-parse TAG^{commit})")
+    p.add_argument("--url", default=None, help="the repository, https://github.com/OWNER/REPO (default: the one "
+                                               "_config.yml names)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
 
 
 def _add_data_parser(sub) -> None:
@@ -300,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if args.command == "data":
+        if args.command in ("data", "pin-release"):
             return args.func(args)
         validate(args)
     except UsageError as err:
@@ -328,6 +346,11 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         print(f"mmpaper: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_FAILED
+    except (book.ChapterError, book.BookBuildError) as err:  # already readable, and they say where the full log is
+        if debug:
+            raise
+        print(f"mmpaper: error: {err}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as err:  # noqa: BLE001 - anything else is a bug: one line here, the traceback with --debug
         if debug:
@@ -446,6 +469,32 @@ def _robustness(args) -> int:
 def _book(args) -> int:
     html = book.build(args.preset, runs_dir=args.runs_dir, out=args.out, progress=not args.quiet)
     print(f"the book: {html / 'index.html'}")
+    return 0
+
+
+def _cache_key(args) -> int:
+    print(f"version={__version__}")
+    print(f"world={Experiment(args.preset, progress=False).world_key()}")
+    return 0
+
+
+def _pin_release(args) -> int:
+    try:
+        commit = args.commit or subprocess.run(["git", "rev-parse", "--verify", f"{args.tag}^{{commit}}"], cwd=ROOT,
+                                               capture_output=True, text=True, check=True).stdout.strip()
+        written = book.pin_release(args.tag, commit, args.url)
+    except subprocess.CalledProcessError:
+        print(f"mmpaper: error: argument --tag: no tag {args.tag!r} in this checkout (git tag {args.tag} first, or "
+              f"give --commit)", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as err:
+        print(f"mmpaper: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    book.sync_notebooks()
+    for path in written:
+        print(f"wrote {path.relative_to(ROOT)} (and its .ipynb twin)" if path.suffix == ".py" else
+              f"wrote {path.relative_to(ROOT)}")
+    print(f"the chapters now install {args.tag} ({commit}); commit these files, and build the book from that commit")
     return 0
 
 

@@ -317,12 +317,17 @@ def show(name: str, ex):
     """Draw figure ``name`` in a chapter: glue it under its name for ``{glue:figure}`` and, in a book build,
     write ``<chapter>-<name>.png`` and ``.svg`` to the build's figures directory. Returns the figure."""
     import matplotlib.pyplot as plt  # the notebook's libraries: only when a chapter shows a figure
-    from IPython.display import Image
-    from myst_nb import glue
+    from IPython.display import Image, display
 
     spec = figure(name)
     fig = spec.draw(ex)
-    glue(name, Image(data=png_bytes(fig), format="png"), display=False)
+    image = Image(data=png_bytes(fig), format="png")
+    try:
+        from myst_nb import glue  # the book's tools (Jupyter Book): the chapter's {glue:figure} places it
+    except ImportError:  # Colab, or papermill without the book's tools: no directive will place it, so show it here
+        display(image)
+    else:
+        glue(name, image, display=False)
     directory = os.environ.get(FIGURES_DIR_ENV)
     if directory:
         for fmt in ("png", "svg"):
