@@ -78,6 +78,8 @@ class WorldConfig:
     n_captions: int = 12_000            # generic image-caption pairs for CLIP pretraining
     p_caption_colour: float = 0.5       # share of captions that name the colour (the object is always named)
     p_caption_pattern: float = 0.3      # share that name the pattern (when it is not plain)
+    p_caption_extra: float = 0.0        # share that also carry an everyday word web captions use beside an object
+                                        # ("new", "large", "for men", "gift"): words a public CLIP has seen
     n_query_photos: int = 1_000         # visual-search eval query photos (each with a distractor)
     n_train_photos: int = 6_000         # visual-search training photos (of other products)
     n_seen_negatives: int = 3           # per query, as in the paper
@@ -106,7 +108,7 @@ class WorldConfig:
     matcher_depth: int = 100            # MATCHER DEPTH: products the shop's matcher shows per query (its results)
 
     def __post_init__(self):
-        shares = ("p_caption_colour", "p_caption_pattern", "image_gap", "p_title_material", "p_title_brand",
+        shares = ("p_caption_colour", "p_caption_pattern", "p_caption_extra", "image_gap", "p_title_material", "p_title_brand",
                   "p_query_colour", "p_query_pattern", "p_query_material", "p_query_brand", "p_typo",
                   "p_query_extra", "brand_popularity", "p_offtarget", "p_sibling")
         for name in shares:
@@ -139,9 +141,12 @@ class WorldConfig:
     def caption_key(self) -> str:
         """What the caption corpus depends on (it is drawn from its own random stream, apart from the catalog),
         so the stage-0 CLIP pretrained on it is reused by every world that differs only in its catalog."""
-        return config_hash({"version": CAPTION_VERSION, "seed": self.seed, "n_captions": self.n_captions,
-                            "image_size": self.image_size, "p_caption_colour": self.p_caption_colour,
-                            "p_caption_pattern": self.p_caption_pattern})
+        blob = {"version": CAPTION_VERSION, "seed": self.seed, "n_captions": self.n_captions,
+                "image_size": self.image_size, "p_caption_colour": self.p_caption_colour,
+                "p_caption_pattern": self.p_caption_pattern}
+        if self.p_caption_extra:  # named only when used, so the corpora (and CLIPs) cached before it stay valid
+            blob["p_caption_extra"] = self.p_caption_extra
+        return config_hash(blob)
 
 
 # The mechanisms a claim can turn on, in one line each: the book's chapter on the world and the data card show
@@ -451,6 +456,17 @@ def _captions(cfg: WorldConfig, rng: np.random.Generator) -> tuple[pd.DataFrame,
             words.append(_pick(PATTERNS[PATTERN_NAMES[pat]][2], rng))
         described = " ".join(words + [noun])
         texts.append(f"a photo of a {described}" if form else described)
+    if cfg.p_caption_extra > 0:
+        # everyday words beside the object, from their own stream (a corpus without them is the same corpus)
+        extra_rng = np.random.default_rng([cfg.seed, 8])
+        has = extra_rng.random(n) < cfg.p_caption_extra
+        which = extra_rng.integers(0, len(TITLE_EXTRAS), n)
+        before = extra_rng.random(n) < 0.5
+        prefix = "a photo of a "
+        texts = [t if not h else
+                 f"{t} {TITLE_EXTRAS[w]}" if not b else
+                 f"{prefix}{TITLE_EXTRAS[w]} {t[len(prefix):]}" if t.startswith(prefix) else f"{TITLE_EXTRAS[w]} {t}"
+                 for t, h, w, b in zip(texts, has, which, before)]
     # pictures from elsewhere, framed unlike catalog photos: smaller or cropped objects, off centre, on coloured
     # backgrounds among other things, grainier
     images = np.empty((n, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)
