@@ -3,4 +3,4 @@
 from .build import (build, chapters, execute_chapters, install_mathjax, read_stamp, sync_notebooks,  # noqa: F401
                     write_status_page)
 from .pages import book_pages, browser_check, page_problems  # noqa: F401
-from .runtime import in_colab, open_experiment, training_plan  # noqa: F401
+from .runtime import in_colab, open_experiment, open_real_photos, training_plan  # noqa: F401

@@ -400,3 +400,86 @@ def seed_sweep_text(record: dict | None, preset: str) -> str:
     else:
         text += "Every claim gets the same verdict on every seed."
     return text
+
+
+# ---------------------------------------------------------------------------------- real photos (Grocery Store)
+def _provenance(record: dict) -> str:
+    m = record.get("machine", {})
+    where = f"{m.get('cpu', 'an unrecorded CPU')}, {m.get('cores', '?')} cores" + \
+        (f", {m['gpu']}" if m.get("gpu") else ", no GPU")
+    commit = str(record.get("git_commit") or "?")
+    commit = commit[:7] + (" with uncommitted changes" if commit.endswith("-dirty") else "")
+    return f"{str(record.get('date', 'an unrecorded date'))[:10]} on {where} (commit {commit})"
+
+
+def _part(record: dict, claim: str, start: str, where: str = "pooled") -> dict | None:
+    parts = record["pooled"] if where == "pooled" else record["per_seed"][where]
+    return next((p for p in parts if p["claim_id"] == claim and p["part"].startswith(start)), None)
+
+
+def _effect(p: dict | None) -> str:
+    if p is None:
+        return "—"
+    return f"{p['effect']:+.1f} points (95% interval {p['ci_low']:+.1f} to {p['ci_high']:+.1f})"
+
+
+def real_photo_status(*, available: bool, data_dir: str, record: dict | None, live_seeds: list[int] | None,
+                      config: str) -> str:
+    """What the real-photo section rests on: the data on this machine (or how to fetch it) and the record."""
+    if available:
+        seeds = ", ".join(str(s) for s in live_seeds or [])
+        text = (f"The Grocery Store photos are on this machine (`{data_dir}`, verified file by file against the "
+                f"manifest shipped with the package). The live table below comes from runs of the `{config}` "
+                f"configuration on seed{'s' if len(live_seeds or []) > 1 else ''} {seeds}, trained here or reused "
+                f"from their run directories. ")
+    else:
+        text = (f"**The Grocery Store photos are not on this machine** (`{data_dir}` holds no verified copy), so "
+                f"nothing is trained here and no photo can be shown. Fetch them with "
+                f"`python -m mmpaper data grocery --dir {data_dir}` (the archive of the pinned commit from GitHub, "
+                f"or `--mirror DIR` / `MMPAPER_DATA_MIRROR` for a local copy; every file is checked against the "
+                f"shipped manifest) and build the book again. ")
+    if record is None:
+        text += ("No real-photo result is recorded yet: `python -m mmpaper real-photos --seeds` with a comma list "
+                 "of seeds runs the study and `--record` writes it to `book/recorded/`.")
+    else:
+        seeds = ", ".join(str(s) for s in record["seeds"])
+        text += (f"The recorded result (`book/recorded/grocery_visual_search.json`, configuration "
+                 f"`{record['config']}`, seeds {seeds}) was made {_provenance(record)}; it is read, not re-run, "
+                 f"by the build.")
+    return text
+
+
+def real_photo_text(record: dict | None) -> str:
+    """The verdict on real photos, from a study's record (recorded or live), and the likely reason."""
+    if record is None:
+        return "There is no real-photo result to read: neither the data nor a recorded study is here."
+    verdicts = record["verdicts"]
+    seeds = [str(s) for s in record["seeds"]]
+    main = verdicts.get("real-align", {})
+    pooled = main.get("pooled", "inconclusive")
+    agree = len({main.get(s) for s in seeds}) == 1
+    gross, fine = _part(record, "real-align", "fewer gross"), _part(record, "real-align-fine", "fewer fine")
+    r1, r5 = _part(record, "real-align", "recall@1"), _part(record, "real-align", f"recall@{record['k']}")
+    pooled_words = "pooled over the seeds" if len(seeds) > 1 else "on this seed"
+    text = (f"On real photos, the paper's claim — image-text alignment losses cut the gross false positives of "
+            f"image-to-image matching, recall kept — **{pooled}** {pooled_words}"
+            + ("" if len(seeds) == 1 else (", and every seed gives that verdict" if agree else
+                                           f" (per seed: {', '.join(f'{main.get(s)}' for s in seeds)})"))
+            + f". The 3-tower model changes the gross false positives in the top {record['k']} by {_effect(gross)}, "
+              f"the fine ones by {_effect(fine)}, recall@1 by {_effect(r1)} and recall@{record['k']} by "
+              f"{_effect(r5)}. ")
+    if gross is not None and fine is not None:
+        if gross["effect"] > 0 and fine["effect"] < 0:
+            text += ("The mistakes move within the kind: the description names what the product is (an apple, a "
+                     "milk), so the losses pull photos of one kind together and a wrong answer is more often "
+                     "another product of the same kind. ")
+        elif gross["effect"] > 0:
+            text += "The losses cut both kinds of false positive: the description's words sharpen the whole ranking. "
+        elif gross["effect"] < 0:
+            text += ("Unlike the paper, the alignment losses add gross false positives here: with every encoder "
+                     "learnt from scratch on a couple of thousand photos and a few dozen descriptions, the text "
+                     "tower has too little to teach the image tower. ")
+    text += ("Caveat: the paper starts every tower from a CLIP pretrained on web-scale image-text pairs; here no "
+             "weights can be downloaded, so both models learn from these photos alone, and the size of any effect is "
+             "bounded by how little a from-scratch encoder learns in the budget.")
+    return text

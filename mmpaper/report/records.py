@@ -1,5 +1,6 @@
 """The recorded results the book shows but does not re-run: the calibration record of a world preset
-(``data_cards/calibration_<world>.json``) and the recorded seed sweep (``book/recorded/claims_seeds_<preset>``)."""
+(``data_cards/calibration_<world>.json``), the recorded seed sweep (``book/recorded/claims_seeds_<preset>``) and the
+real-photo study (``book/recorded/grocery_visual_search.json``)."""
 from __future__ import annotations
 
 import json
@@ -38,3 +39,23 @@ def load_seed_sweep(preset: str, directory: str | Path | None = None) -> tuple[d
     if not path.exists() or not table.exists():
         return None
     return json.loads(path.read_text()), pd.read_csv(table)
+
+
+REAL_PHOTO_RECORD = "grocery_visual_search.json"  # python -m mmpaper real-photos --seeds 0,1,2 --record
+
+
+def real_photo_record_path(directory: str | Path | None = None) -> Path:
+    return Path(directory or recorded_dir()) / REAL_PHOTO_RECORD
+
+
+def load_real_photo_record(directory: str | Path | None = None) -> dict | None:
+    """The recorded real-photo study (the visual-search claim on the Grocery Store dataset, several seeds): machine,
+    date, commit, seconds, metrics and every part's effect, interval and verdict per seed and pooled; None when
+    none was recorded."""
+    path = real_photo_record_path(directory)
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
