@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 PRESET ?= cpu
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-py313 test-all book book-check world run tables bench bench-full bench-book clean
+.PHONY: help venv test test-py313 test-all book book-check world run tables bench bench-full bench-book clean \
+	data-grocery real-photos
 
 help:
 	@echo "make book      build the book on the embedded world (PRESET=$(PRESET)); HTML in _build/html"
@@ -14,6 +15,8 @@ help:
 	@echo "make test-all  also run the tests marked slow"
 	@echo "make test-py313  check that every dependency resolves for CPython 3.13 (needs the package registry)"
 	@echo "make world     generate (or reuse) the world for PRESET and print its Table 1"
+	@echo "make data-grocery  fetch + verify the Grocery Store photos into data/grocery (MIRROR=dir for a local copy)"
+	@echo "make real-photos   the visual-search claim on those photos, seeds 0,1,2, recorded in book/recorded"
 	@echo "make run       train and evaluate every Table 2 variant for PRESET"
 	@echo "make tables    print Tables 2-4 for PRESET"
 	@echo "make bench     run the benchmarks (about 30 min on 2 cores) and write BENCHMARKS.md"
@@ -44,6 +47,13 @@ test-py313: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m "slow or not slow"
+
+# The Grocery Store dataset (real photos for the visual-search chapter): from GitHub, or MIRROR=<folder or URL>
+data-grocery: $(STAMP)
+	$(PY) -m mmpaper data grocery $(if $(MIRROR),--mirror $(MIRROR),)
+
+real-photos: $(STAMP)
+	$(PY) -m mmpaper real-photos --seeds 0,1,2 --record
 
 world: $(STAMP)
 	$(PY) -m mmpaper world --preset $(PRESET)

@@ -69,7 +69,7 @@ class RealPhotoConfig:
     epochs: int = 8
     batch_size: int = 64                         # distinct products per batch
     lr: float = 2e-3
-    temperature: float = 0.1
+    temperature: float = 0.05
     weights: tuple[float, float] = (1.0, 1.0)    # w_1 (d_img, title), w_2 (q_img, title) of the 3-tower loss
     warmup: float = 0.05                         # share of the steps with a linear warm-up, then cosine decay
     shared: bool = True                          # one image encoder for photos and catalog images (KDD Fig. 4)
