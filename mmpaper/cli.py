@@ -568,8 +568,8 @@ def _real_photos(args) -> int:
     print(f"\n## Real photos (Grocery Store, config {args.config!r}, seeds {', '.join(map(str, args.seeds))}): "
           f"test metrics (%)\n")
     print(views.real_photo_metrics(record).to_markdown())
-    print("\n## Paired effects, 3-tower against image-to-image (points, 95% BCa interval; ✓ holds, ✗ does not hold, "
-          "? inconclusive)\n")
+    print("\n## Paired effects, 3-tower against image-to-image (points, 95% BCa interval; ✓ holds, ✗ does not "
+          "hold, ? inconclusive)\n")
     print(views.real_photo_effects(record).to_markdown())
     for seed, models in record["seconds"].items():
         times = ", ".join(f"{m} {v['train']:.0f} s + eval {v['eval']:.0f} s ({v['threads']} threads)"

@@ -160,12 +160,28 @@ def test_phone_augment_is_a_function_of_its_stream():
     c = aug(images, torch.Generator().manual_seed(6))
     assert a.shape == (3, 32, 32, 3) and a.dtype == torch.uint8
     assert torch.equal(a, b) and not torch.equal(a, c)
-    p = aug.params(40, 40, torch.Generator().manual_seed(1))
-    top, left, h, w = p["box"]
-    assert 0 <= top <= 40 - h and 0 <= left <= 40 - w and 0.35 * 1600 * 0.7 <= h * w <= 1600
-    assert 0.7 <= p["brightness"] <= 1.3 and abs(p["hue"]) <= 0.03
+    d = aug.draw(500, 40, 60, torch.Generator().manual_seed(1))
+    left, top, w, h = d["box"].unbind(1)
+    assert (left >= 0).all() and (top >= 0).all() and (left + w <= 60).all() and (top + h <= 40).all()
+    assert ((w * h) <= 2400).all() and ((w * h) >= 0.35 * 2400 * 0.8).all()  # a share of the area (rounded)
+    assert 0.3 < d["flip"].float().mean() < 0.7
+    for key, x in (("brightness", 0.3), ("contrast", 0.3), ("saturation", 0.3), ("gains", 0.08)):
+        assert ((d[key] >= 1 - x) & (d[key] <= 1 + x)).all(), key
     with pytest.raises(ValueError, match="uint8 \\[N, H, W, 3\\]"):
         aug(images.float(), torch.Generator())
+
+
+def test_phone_augment_without_randomness_is_a_resize():
+    """No crop, flip or colour change: what is left is the downscale, which must match torchvision's antialiased
+    resize on a smooth photo (the crops go through the same roi_align)."""
+    yy, xx = torch.meshgrid(torch.arange(80.0), torch.arange(80.0), indexing="ij")
+    smooth = torch.stack([xx * 3, yy * 3, (xx + yy) * 1.5], -1).clamp(0, 255).to(torch.uint8)[None]
+    still = PhoneAugment(40, scale=(1, 1), ratio=(1, 1), flip=0, brightness=0, contrast=0, saturation=0,
+                         white_balance=0)
+    out = still(smooth, torch.Generator().manual_seed(0)).float()
+    ref = torch.nn.functional.interpolate(smooth.permute(0, 3, 1, 2).float(), size=(40, 40), mode="bilinear",
+                                          antialias=True, align_corners=False).permute(0, 2, 3, 1)
+    assert (out - ref).abs()[:, 2:-2, 2:-2].max() <= 1.0  # the same pixels but at the border
 
 
 # ------------------------------------------------------------------------------------------------- models

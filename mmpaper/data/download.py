@@ -4,8 +4,8 @@ with the package.
 ``python -m mmpaper data esci [--dir data/esci] [--no-sqid]`` calls :func:`download_esci`; ``python -m mmpaper
 data grocery [--dir data/grocery]`` calls :func:`download_grocery`; ``python -m mmpaper data status`` calls
 :func:`status` and :func:`grocery_status`. ``--mirror`` (or :data:`MIRROR_ENV`) replaces each file's URL with
-``<mirror>/<file name>``; a mirror may be a URL or a local folder. Every file named in ``esci_manifest.json`` is fetched into ``<name>.part``
-beside its final name, with a progress bar; an interrupted transfer resumes from the bytes already there (HTTP
+``<mirror>/<file name>``; a mirror may be a URL or a local folder. Every file named in ``esci_manifest.json`` is
+fetched into ``<name>.part`` beside its final name, with a progress bar; an interrupted transfer resumes from the bytes already there (HTTP
 ``Range``), transient failures are retried with exponential backoff, and only a file whose size, sha256 (where the
 project published them) and columns are right is renamed to its final name. A file that fails a check is removed,
 so the loader never reads it. Every failure is one line saying what to do next.

@@ -273,6 +273,11 @@ class DistinctProductBatches(Sampler):
         return self.n_batches
 
 
+def _whole_batch(batch):
+    """The collate step of a dataset whose items are whole batches: nothing to do."""
+    return batch
+
+
 class _PhotoPairBatches(Dataset):
     """A whole batch per item: (augmented photo, its product's catalog image, its title's tokens)."""
 
@@ -313,4 +318,4 @@ class RealPhotoDataModule(pl.LightningDataModule):
 
     def train_dataloader(self):
         # batch_size=None: the sampler yields whole batches; Lightning calls its set_epoch
-        return DataLoader(_PhotoPairBatches(self), sampler=self.sampler, batch_size=None, collate_fn=lambda b: b)
+        return DataLoader(_PhotoPairBatches(self), sampler=self.sampler, batch_size=None, collate_fn=_whole_batch)
