@@ -98,6 +98,7 @@ def real_photo_study(config="cpu", seeds=SEEDS, *, data_dir=None, runs_dir=None,
         "wall_seconds": round(wall, 1),
         "reused": {str(s): [kind for kind, r in m.items() if r.reused] for s, m in runs.items()},
         "seconds": {str(s): {kind: {"train": round(r.metrics["train_seconds"], 1),
+                                    "train_cpu": round(r.metrics.get("train_cpu_seconds", float("nan")), 1),
                                     "eval": round(r.metrics["eval_seconds"], 1), "threads": r.metrics["threads"]}
                              for kind, r in m.items()} for s, m in runs.items()},
         "metrics": {str(s): {variant_name(kind): {key: r.metrics[key] for key in METRICS if key in r.metrics}

@@ -350,3 +350,29 @@ def test_the_book_section_with_data_trains_seed_0_once_and_draws_the_grid(tree, 
     fig = figures.draw("real-photo-search", again)
     assert fig.get_figwidth() == 7.0 and min_font_pt(fig) >= MIN_FONT_PT
     assert len(fig.axes) == 3 * 2 * 7  # three photos, two models, a label, the photo and five products
+
+
+def test_cli_real_photos_prints_the_tables_and_writes_the_record(tree, tmp_path, monkeypatch, capsys):
+    from mmpaper import realphotos
+    from mmpaper.cli import main
+
+    data, manifest = tree
+    monkeypatch.setitem(realphotos.REAL_PHOTO_CONFIGS, "smoke",
+                        realphotos.real_photo_config("smoke", **{**SMOKE, "epochs": 1}))
+    monkeypatch.setattr(realphotos, "load_grocery_manifest", lambda path=None: manifest)
+    out = tmp_path / "record.json"
+    assert main(["real-photos", "--config", "smoke", "--seeds", "0,1", "--dir", str(data), "--runs-dir",
+                 str(tmp_path / "runs"), "--record", str(out), "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "| image-to-image" in text and "fewer gross false positives in the top 5" in text
+    assert "seed 1: img2img" in text and f"record written to {out}" in text
+    record = json.loads(out.read_text())
+    assert record["seeds"] == [0, 1] and set(record["per_seed"]) == {"0", "1"} and record["git_commit"]
+    assert record["machine"]["cores"] and record["date"][:2] == "20"
+    assert set(record["verdicts"]["real-align"]) == {"0", "1", "pooled"}
+    assert main(["real-photos", "--config", "nope"]) == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+    assert main(["real-photos", "--config", "smoke", "--seeds", "0", "--dir", str(tmp_path / "none"),
+                 "--runs-dir", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mmpaper: error: ") and "no verified Grocery Store data; fetch it with" in err

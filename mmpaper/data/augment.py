@@ -9,8 +9,8 @@ saturation factors — plus a per-channel gain for white balance (in place of ``
 no lamp makes). They are applied to the batch in one go: the crops by ``torchvision.ops.roi_align`` (bilinear,
 averaging several samples per output pixel, so a large crop is downscaled without aliasing), the colour by the
 blends torchvision's ``adjust_brightness`` / ``adjust_contrast`` / ``adjust_saturation`` compute, one factor per
-photo. Applying the functional transforms photo by photo cost a third of a training step on a CPU; the batch form
-costs a few percent.
+photo. Applying the functional transforms photo by photo took 0.16 s of a 0.5 s training step on one CPU thread (64
+photos at 80 pixels); the batch form takes a third of that.
 
 Every number comes from the ``torch.Generator`` passed in, never torch's global stream: the same (seed, epoch,
 batch) gives the same pixels, and a run resumed from a checkpoint sees the batches an uninterrupted run would.
