@@ -372,7 +372,11 @@ def test_cli_real_photos_prints_the_tables_and_writes_the_record(tree, tmp_path,
     assert set(record["verdicts"]["real-align"]) == {"0", "1", "pooled"}
     assert main(["real-photos", "--config", "nope"]) == 2
     assert "invalid choice: 'nope'" in capsys.readouterr().err
+    # finished runs are read without the data; a run still to train needs it
     assert main(["real-photos", "--config", "smoke", "--seeds", "0", "--dir", str(tmp_path / "none"),
-                 "--runs-dir", str(tmp_path / "runs")]) == 2
+                 "--runs-dir", str(tmp_path / "runs"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["real-photos", "--config", "smoke", "--seeds", "0", "--dir", str(tmp_path / "none"),
+                 "--runs-dir", str(tmp_path / "other")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mmpaper: error: ") and "no verified Grocery Store data; fetch it with" in err
