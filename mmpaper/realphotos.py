@@ -46,6 +46,7 @@ from .evaluation import RealPhotoEvaluator
 from .fsio import config_hash, write_json
 from .models import VisualSearchModel
 from .paths import default_runs_dir
+from .provenance import git_commit
 from .rundirs import RunDir, ensure, resume_checkpoint
 from .towers import CLIPTowers
 from .train import VisualSearchSystem, fit, make_trainer, restore_best
@@ -242,6 +243,7 @@ class RealPhotoExperiment:
             "train_cpu_seconds": train_cpu_seconds,
             "epochs": epochs, "best_epoch": best_epoch, "val_recall@1": curve,
             "n_train_photos": int(len(dm.sampler.rows)), "steps_per_epoch": len(dm.sampler),
-            "threads": torch.get_num_threads(), "device": str(next(model.parameters()).device)})
+            "threads": torch.get_num_threads(), "device": str(next(model.parameters()).device),
+            "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "git_commit": git_commit()})
         logger.info("grocery %s seed %d: recall@1 %.3f (trained in %.0f s)", kind, seed, test.metrics["recall@1"],
                     train_seconds)

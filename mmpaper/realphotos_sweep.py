@@ -97,6 +97,8 @@ def real_photo_study(config="cpu", seeds=SEEDS, *, data_dir=None, runs_dir=None,
         "n_train_photos": int(runs[seeds[0]][KINDS[0]].metrics["n_train_photos"]),
         "wall_seconds": round(wall, 1),
         "reused": {str(s): [kind for kind, r in m.items() if r.reused] for s, m in runs.items()},
+        "trained": {str(s): {kind: {"at": r.metrics.get("trained_at"), "git_commit": r.metrics.get("git_commit")}
+                             for kind, r in m.items()} for s, m in runs.items()},
         "seconds": {str(s): {kind: {"train": round(r.metrics["train_seconds"], 1),
                                     "train_cpu": round(r.metrics.get("train_cpu_seconds", float("nan")), 1),
                                     "eval": round(r.metrics["eval_seconds"], 1), "threads": r.metrics["threads"]}
