@@ -380,3 +380,21 @@ def test_cli_real_photos_prints_the_tables_and_writes_the_record(tree, tmp_path,
                  "--runs-dir", str(tmp_path / "other")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mmpaper: error: ") and "no verified Grocery Store data; fetch it with" in err
+
+
+def test_visual_search_system_warms_up_then_decays(tree, tmp_path):
+    from types import SimpleNamespace
+
+    from mmpaper.train import VisualSearchSystem
+
+    model = _experiment(tree, tmp_path).build_model("img2img", 0)
+    constant = VisualSearchSystem(model, lr=1e-3)
+    constant._trainer = SimpleNamespace(estimated_stepping_batches=100)
+    assert isinstance(constant.configure_optimizers(), torch.optim.AdamW)
+    system = VisualSearchSystem(model, lr=1e-3, warmup=0.05)
+    system._trainer = SimpleNamespace(estimated_stepping_batches=100)
+    sched = system.configure_optimizers()["lr_scheduler"]["scheduler"]
+    factor = sched.lr_lambdas[0]
+    assert factor(0) == pytest.approx(1 / 5)                     # five warm-up steps of a hundred
+    assert factor(4) == pytest.approx(0.5 * (1 + np.cos(np.pi * 0.04)))
+    assert factor(50) == pytest.approx(0.5) and factor(100) == pytest.approx(0.0)
