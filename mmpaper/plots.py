@@ -260,8 +260,8 @@ def false_positive_examples(photos: list[dict], product_images, attributes: np.n
     return fig
 
 
-REAL_PHOTO_KINDS = {0: ("the photographed product", "#2ca02c"), 1: ("fine false positive: same kind", "#1f77b4"),
-                    2: ("gross false positive: another kind", "#d62728")}
+REAL_PHOTO_KINDS = {0: ("the photographed product", "#2ca02c"), 1: ("fine FP: same kind", "#1f77b4"),
+                    2: ("gross FP: another kind", "#d62728")}
 
 
 def real_photo_match_kinds(top: np.ndarray, target: int, coarse: np.ndarray) -> np.ndarray:
