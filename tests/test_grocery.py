@@ -299,7 +299,7 @@ def test_views_and_narrative_read_the_record():
     assert m.loc["image-to-image", "recall@1 %"] == "20.0 (20.0–20.0)"
     assert m.loc["3-tower (+ alignment)", "gross FP@5 %"] == "75.0 (75.0–75.0)"
     e = views.real_photo_effects(record)
-    assert list(e.columns) == ["rule", "seed 0", "seed 1", "pooled", "verdict"]
+    assert list(e.columns) == ["rule", "seed 0", "seed 1", "pooled", "verdict", "seeds agree"]
     assert e.iloc[0]["pooled"] == "+3.0 [+2.0, +4.0] ✓" and e.iloc[3]["verdict"] == "does not hold"
     text = narrative.real_photo_text(record)
     assert "**holds** pooled over the seeds, and every seed gives that verdict" in text

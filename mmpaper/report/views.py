@@ -341,7 +341,8 @@ def _part_cell(p: dict) -> str:
 
 def real_photo_effects(record: dict) -> pd.DataFrame:
     """Every part of the real-photo claims: its rule, each seed's paired effect (3-tower against image-to-image,
-    points) with its 95% interval and verdict mark, and the pooled one with its verdict."""
+    points) with its 95% interval and verdict mark, the pooled one with its verdict, and whether every seed gave
+    that part the same verdict."""
     seeds = [str(s) for s in record["seeds"]]
     rows = []
     for j, p in enumerate(record["pooled"]):
@@ -351,5 +352,7 @@ def real_photo_effects(record: dict) -> pd.DataFrame:
                 row[f"seed {s}"] = _part_cell(record["per_seed"][s][j])
         row["pooled" if len(seeds) > 1 else f"seed {seeds[0]}"] = _part_cell(p)
         row["verdict"] = verdict_word(p["verdict"])
+        if len(seeds) > 1:
+            row["seeds agree"] = "yes" if len({record["per_seed"][s][j]["verdict"] for s in seeds}) == 1 else "no"
         rows.append(row)
     return _check_width(pd.DataFrame(rows).set_index(["claim", "part"]))
