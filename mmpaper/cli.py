@@ -574,7 +574,8 @@ def _real_photos(args) -> int:
     for seed, models in record["seconds"].items():
         times = ", ".join(f"{m} {v['train']:.0f} s (CPU {v['train_cpu']:.0f} s) + eval {v['eval']:.0f} s "
                           f"({v['threads']} threads)" for m, v in models.items() if m != "all models")
-        print(f"seed {seed}: {times}; all models {models['all models']:.0f} s")
+        total = models["all models"]
+        print(f"seed {seed}: {times}; all models {total['wall']:.0f} s (CPU {total['cpu']:.0f} s)")
     print("\nverdicts: " + "; ".join(f"{cid}: {v['pooled']}" for cid, v in record["verdicts"].items()))
     if args.record is not None:
         path = write_record(record, args.record or None)

@@ -446,6 +446,15 @@ def real_photo_status(*, available: bool, data_dir: str, record: dict | None, li
         text += (f"The recorded result (`book/recorded/grocery_visual_search.json`, configuration "
                  f"`{record['config']}`, seeds {seeds}) was made {_provenance(record)}; it is read, not re-run, "
                  f"by the build.")
+        totals = [m["all models"] for m in record.get("seconds", {}).values() if isinstance(m.get("all models"), dict)]
+        if totals:
+            threads = sorted({v["threads"] for m in record["seconds"].values() for k, v in m.items()
+                              if k != "all models"})
+            text += (f" Both models of one seed took {min(t['cpu'] for t in totals):.0f}–"
+                     f"{max(t['cpu'] for t in totals):.0f} s of CPU time on {'/'.join(map(str, threads))} thread"
+                     f"{'s' if threads != [1] else ''} ({min(t['wall'] for t in totals):.0f}–"
+                     f"{max(t['wall'] for t in totals):.0f} s of wall-clock time on a machine shared with other "
+                     f"jobs).")
     return text
 
 
