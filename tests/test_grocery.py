@@ -318,6 +318,7 @@ def test_the_book_section_without_data_trains_nothing_and_shows_the_record(tmp_p
     from mmpaper.book import runtime
 
     monkeypatch.setattr(runtime, "load_real_photo_record", lambda: _record())
+    monkeypatch.setattr(runtime, "set_level", lambda level: None)  # the test session keeps its logging
     section = runtime.open_real_photos("smoke", tmp_path / "runs", data_dir=tmp_path / "nothing")
     assert not section.available and section.study is None and section.result["config"] == "cpu"
     assert not (tmp_path / "runs").exists()
@@ -337,6 +338,7 @@ def test_the_book_section_with_data_trains_seed_0_once_and_draws_the_grid(tree, 
                         realphotos.real_photo_config("smoke", **{**SMOKE, "epochs": 1}))
     monkeypatch.setattr(realphotos, "load_grocery_manifest", lambda path=None: manifest)
     monkeypatch.setattr(runtime, "load_real_photo_record", lambda: None)
+    monkeypatch.setattr(runtime, "set_level", lambda level: None)
     section = runtime.open_real_photos("smoke", tmp_path / "runs", data_dir=data)
     assert section.available and section.live_seeds == [0] and section.result is section.study.record
     assert not any(r.reused for r in section.study.runs[0].values())

@@ -3,6 +3,7 @@ trained or reused) and, in Colab, what will train and for about how long. What t
 chapter shows."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from ..data.download import GROCERY_DIR, grocery_ready
 from ..experiments import Experiment
-from ..logs import quiet_libraries
+from ..logs import quiet_libraries, set_level
 from ..paper import variant, variant_names
 from ..realphotos import FOR_PRESET, KINDS, SEEDS, RealPhotoExperiment
 from ..realphotos_sweep import RealPhotoStudy, real_photo_study
@@ -151,6 +152,8 @@ def open_real_photos(preset: str = "cpu", runs_dir: str | Path | None = None, da
     them before the chapters run), plus every other seed whose runs are finished — never more training than one
     seed, so a cold build stays in its budget. Without the data nothing trains. The recorded study is read either
     way."""
+    if not in_colab():  # the book's own runs: what the section shows is its tables, not the library's notes
+        set_level(logging.WARNING)
     ex = RealPhotoExperiment(real_photo_config_for(preset), data_dir=data_dir or GROCERY_DIR, runs_dir=runs_dir)
     available = grocery_ready(ex.data_dir, ex.manifest) is not None
     section = RealPhotoSection(ex, available, load_real_photo_record())

@@ -208,6 +208,6 @@ def load_grocery(directory: str | Path = GROCERY_DIR, *, size: int = LOAD_SIZE,
         photo_images[i] = decode_photo(root / "dataset" / rel, size, f"{root.name}/dataset/{rel}")
     check_images(images, f"{root.name}/iconic images")
     check_images(photo_images, f"{root.name}/photos")
-    logger.info("Grocery Store: %d products, %d photos at %d px from %s", len(products), len(photos), size, root)
+    logger.debug("Grocery Store: %d products, %d photos at %d px from %s", len(products), len(photos), size, root)
     return GroceryCatalog(products.drop(columns=["description_path"]), photos, images, photo_images, root, m.commit,
                           size, description_words)
