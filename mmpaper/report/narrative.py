@@ -496,9 +496,9 @@ def real_photo_text(record: dict | None) -> str:
             f"image-to-image matching, recall kept — **{pooled}** {pooled_words}"
             + ("" if len(seeds) == 1 else (", and every seed gives that verdict" if agree else
                                            f" (per seed: {', '.join(f'{main.get(s)}' for s in seeds)})"))
-            + f". The 3-tower model changes the gross false positives in the top {record['k']} by {_effect(gross)}, "
-              f"the fine ones by {_effect(fine)}, recall@1 by {_effect(r1)} and recall@{record['k']} by "
-              f"{_effect(r5)}. ")
+            + f". Against image-to-image, the 3-tower has fewer gross false positives in the top {record['k']} by "
+              f"{_effect(gross)}, fewer fine ones by {_effect(fine)} (a negative number is more), a recall@1 higher "
+              f"by {_effect(r1)} and a recall@{record['k']} higher by {_effect(r5)}. ")
     if not agree:
         text += _seed_spread(record, gross)
     if gross is not None and fine is not None:
