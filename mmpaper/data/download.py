@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from ..fsio import atomic_write_text, sha256_file, write_json
+from ..fsio import sha256_file, write_json
 
 logger = logging.getLogger(__name__)
 
