@@ -11,7 +11,7 @@ LOCK ?= requirements.lock
 ACTIONLINT := .ci/actionlint
 
 .PHONY: help venv lock test test-py313 test-wheel test-all check-workflows book book-check publish pin-release \
-	world run tables bench bench-full bench-book clean
+	world run tables bench bench-full bench-book clean data-grocery real-photos
 
 help:
 	@echo "make book      build the book on the embedded world (PRESET=$(PRESET)); HTML in _build/html"
@@ -24,6 +24,8 @@ help:
 	@echo "make publish   push the built HTML (PRESET) to the gh-pages branch with ghp-import (no GitHub Actions)"
 	@echo "make pin-release TAG=vX.Y.Z URL=https://github.com/OWNER/REPO  name the release the Colab cells install"
 	@echo "make world     generate (or reuse) the world for PRESET and print its Table 1"
+	@echo "make data-grocery  fetch + verify the Grocery Store photos into data/grocery (MIRROR=dir for a local copy)"
+	@echo "make real-photos   the visual-search claim on those photos, seeds 0,1,2, recorded in book/recorded"
 	@echo "make run       train and evaluate every Table 2 variant for PRESET"
 	@echo "make tables    print Tables 2-4 for PRESET"
 	@echo "make bench     run the benchmarks (about 30 min on 2 cores) and write BENCHMARKS.md"
@@ -78,6 +80,13 @@ check-workflows: $(STAMP)
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m "slow or not slow"
+
+# The Grocery Store dataset (real photos for the visual-search chapter): from GitHub, or MIRROR=<folder or URL>
+data-grocery: $(STAMP)
+	$(PY) -m mmpaper data grocery $(if $(MIRROR),--mirror $(MIRROR),)
+
+real-photos: $(STAMP)
+	$(PY) -m mmpaper real-photos --seeds 0,1,2 --record
 
 world: $(STAMP)
 	$(PY) -m mmpaper world --preset $(PRESET)

@@ -1,4 +1,4 @@
-"""The command line: ``python -m mmpaper {world,run,runs,tables,book,book-check,figure,calibrate,data,cache-key,pin-release} ...``.
+"""The command line: ``python -m mmpaper COMMAND ...``, COMMAND one of :data:`COMMANDS`.
 
 Every option is checked before any work starts (no world generated, no model trained, nothing written): a bad
 value ends the command with one line, ``mmpaper: error: ...`` naming the option, the value and what is valid,
@@ -27,7 +27,8 @@ import pandas as pd
 
 from .calibrate import CalibrationError, calibrate
 from .data.cache import load_world
-from .data.download import DownloadError, download_esci, format_status, status
+from .data.download import (GROCERY_DIR, DownloadError, default_mirror, download_esci, download_grocery,
+                            format_status, grocery_status, status)
 from .data.esci import missing_files
 from .data.manifest import CorruptCacheError
 from .data.schema import CatalogError
@@ -38,6 +39,8 @@ from .logs import quiet_libraries, set_level
 from .paper import ALL_VARIANTS, variant, variant_names
 from .paths import CACHE_ENV, ROOT, default_cache_dir, default_runs_dir, recorded_dir
 from .presets import PRESETS
+from .realphotos import REAL_PHOTO_CONFIGS
+from .realphotos_sweep import real_photo_study, write_record
 from .report import ensemble
 from .report.claims import claim_definitions
 from .report.tables import write_tables
@@ -124,7 +127,7 @@ def command(sub, name: str, text: str, func, *, runs: bool = True, training: boo
     return p
 
 
-COMMANDS = "{world,run,runs,tables,robustness,book,book-check,figure,calibrate,data,cache-key,pin-release}"
+COMMANDS = "{world,run,runs,tables,robustness,book,book-check,figure,calibrate,data,real-photos,cache-key,pin-release}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,8 +184,28 @@ def build_parser() -> argparse.ArgumentParser:
                               "(GitHub Actions outputs): the package version and the world key", _cache_key,
             runs=False)
     _add_data_parser(sub)
+    _add_real_photos_parser(sub)
     _add_pin_release_parser(sub)
     return parser
+
+
+def _add_real_photos_parser(sub) -> None:
+    """``real-photos``: the visual-search claim on the Grocery Store photos (no preset: its own configs)."""
+    text = ("train the visual-search models on the Grocery Store dataset's real photos (image-to-image and 3-tower, "
+            "one per seed), judge the claim per seed and pooled, and print (or --record) the result")
+    p = sub.add_parser("real-photos", help=text, description=text)
+    p.set_defaults(func=_real_photos)
+    p.add_argument("--config", default="cpu", choices=list(REAL_PHOTO_CONFIGS),
+                   help="the training budget and encoder (default cpu; smoke is seconds)")
+    p.add_argument("--seeds", default=[0, 1, 2], type=seed_list, help="comma list of seeds (default 0,1,2)")
+    p.add_argument("--dir", default=GROCERY_DIR, help=f"the verified data (default {GROCERY_DIR}; fetch it with "
+                                                      f"`python -m mmpaper data grocery`)")
+    p.add_argument("--runs-dir", default=None, help="where run directories live (default: runs/ beside the cache)")
+    p.add_argument("--record", nargs="?", const="", default=None,
+                   help="write the record (machine, date, commit, seconds, effects, verdicts); without a path to "
+                        "book/recorded/grocery_visual_search.json")
+    p.add_argument("--force", action="store_true", help="retrain even if finished runs exist")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _add_pin_release_parser(sub) -> None:
@@ -200,9 +223,10 @@ def _add_pin_release_parser(sub) -> None:
 
 def _add_data_parser(sub) -> None:
     """``data esci`` / ``data status``: the public files, without a preset (they are what the esci preset reads)."""
-    data = sub.add_parser("data", help="fetch and check the public data (ESCI + SQID) the esci preset reads")
+    data = sub.add_parser("data", help="fetch and check the public data: ESCI + SQID (the esci preset) and the "
+                                       "Grocery Store photos (real-photos)")
     data.set_defaults(func=_data)
-    dsub = data.add_subparsers(dest="data_command", required=True, metavar="{esci,status}")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="{esci,grocery,status}")
     for cmd, text in [("esci", "fetch the ESCI (and SQID) files with progress bars, resuming partial downloads; "
                                "sizes, sha256 and columns checked against the manifest shipped in the package"),
                       ("status", "say which files are there, partial, missing or failing their checks")]:
@@ -214,9 +238,27 @@ def _add_data_parser(sub) -> None:
                                                         "one (e.g. a mirror's)")
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
         if cmd == "esci":
-            p.add_argument("--mirror", default=None, help="fetch <mirror>/<file name> instead of the projects' URLs")
+            p.add_argument("--mirror", default=default_mirror(),
+                           help="fetch <mirror>/<file name> (a URL or a folder) instead of the projects' URLs "
+                                "(default: $MMPAPER_DATA_MIRROR)")
             p.add_argument("--retries", type=int, default=4, help="retries per file, with exponential backoff")
             p.add_argument("--quiet", action="store_true", help="no progress bars")
+        else:
+            p.add_argument("--dataset", default="all", choices=["all", "esci", "grocery"],
+                           help="which data sets to report (default all)")
+            p.add_argument("--grocery-dir", default=GROCERY_DIR,
+                           help=f"where the Grocery Store data is (default {GROCERY_DIR})")
+    text = ("fetch the Grocery Store dataset (the archive of a pinned commit), unpack it and verify every file "
+            "(size, sha256, the split lists, every photo decodes) against the manifest shipped in the package")
+    p = dsub.add_parser("grocery", help=text, description=text)
+    p.add_argument("--dir", default=GROCERY_DIR, help=f"where the data goes (default {GROCERY_DIR})")
+    p.add_argument("--mirror", default=default_mirror(),
+                   help="fetch <mirror>/<archive name> (a URL or a folder, e.g. ../shared/data) instead of GitHub "
+                        "(default: $MMPAPER_DATA_MIRROR)")
+    p.add_argument("--retries", type=int, default=4, help="retries, with exponential backoff")
+    p.add_argument("--force", action="store_true", help="unpack and verify again even if a verified copy is there")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
 
 
 # -------------------------------------------------------------------------------------------- validation
@@ -320,7 +362,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command in ("data", "pin-release"):
             return args.func(args)
-        validate(args)
+        if args.command == "real-photos":
+            check_writable_dir(args.runs_dir or default_runs_dir(), "--runs-dir")
+        else:
+            validate(args)
     except UsageError as err:
         if debug:
             raise
@@ -563,7 +608,19 @@ def _data(args) -> int:
             check_writable_dir(args.dir, "--dir")
             download_esci(args.dir, sqid=not args.no_sqid, mirror=args.mirror, manifest=args.manifest,
                           retries=args.retries, progress=not args.quiet)
-        rows = status(args.dir, sqid=not args.no_sqid, manifest=args.manifest)
+        if args.data_command == "grocery":
+            check_writable_dir(args.dir, "--dir")
+            root = download_grocery(args.dir, mirror=args.mirror, retries=args.retries, progress=not args.quiet,
+                                    force=args.force)
+            rows = grocery_status(args.dir, hashes=False)  # every file was hashed while it was unpacked
+            print(format_status(rows, args.dir, "grocery"))
+            print(f"ready: {root}")
+            return 0
+        blocks = []
+        if args.data_command == "esci" or args.dataset in ("all", "esci"):
+            blocks.append((status(args.dir, sqid=not args.no_sqid, manifest=args.manifest), args.dir, "esci"))
+        if args.data_command == "status" and args.dataset in ("all", "grocery"):
+            blocks.append((grocery_status(args.grocery_dir), args.grocery_dir, "grocery"))
     except KeyboardInterrupt:
         print(f"mmpaper: interrupted: rerun the same command to resume the partial files in {args.dir}",
               file=sys.stderr)
@@ -573,5 +630,30 @@ def _data(args) -> int:
             raise
         print(f"mmpaper: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
-    print(format_status(rows, args.dir))
-    return 0 if all(r.ok for r in rows) else EXIT_FAILED
+    print("\n".join(format_status(rows, directory, command) for rows, directory, command in blocks))
+    return 0 if all(r.ok for rows, _, _ in blocks for r in rows) else EXIT_FAILED
+
+
+def _real_photos(args) -> int:
+    """``real-photos``: both models on every seed (finished runs reused), the claim per seed and pooled."""
+    from .report import views  # the tables as the book prints them
+
+    study = real_photo_study(args.config, args.seeds, data_dir=args.dir, runs_dir=args.runs_dir,
+                             progress=not args.quiet, force=args.force)
+    record = study.record
+    print(f"\n## Real photos (Grocery Store, config {args.config!r}, seeds {', '.join(map(str, args.seeds))}): "
+          f"test metrics (%)\n")
+    print(views.real_photo_metrics(record).to_markdown())
+    print("\n## Paired effects, 3-tower against image-to-image (points, 95% BCa interval; ✓ holds, ✗ does not "
+          "hold, ? inconclusive)\n")
+    print(views.real_photo_effects(record).to_markdown())
+    for seed, models in record["seconds"].items():
+        times = ", ".join(f"{m} {v['train']:.0f} s (CPU {v['train_cpu']:.0f} s) + eval {v['eval']:.0f} s "
+                          f"({v['threads']} threads)" for m, v in models.items() if m != "all models")
+        total = models["all models"]
+        print(f"seed {seed}: {times}; all models {total['wall']:.0f} s (CPU {total['cpu']:.0f} s)")
+    print("\nverdicts: " + "; ".join(f"{cid}: {v['pooled']}" for cid, v in record["verdicts"].items()))
+    if args.record is not None:
+        path = write_record(record, args.record or None)
+        print(f"record written to {path}")
+    return 0

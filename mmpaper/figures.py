@@ -18,10 +18,12 @@ from typing import Callable
 import numpy as np
 
 from . import plots
+from .data.download import grocery_ready
 from .experiments import Experiment
-from .metrics import overlap
+from .metrics import false_positive_kinds, overlap
 from .paper import MULTIMODAL, VARIANTS, VISUAL_VARIANTS, variant_label
 from .paths import benchmark_results
+from .realphotos import FOR_PRESET, KINDS, RealPhotoExperiment
 from .report import ensemble, records, tables, views
 
 FIGURES_DIR_ENV = "MMPAPER_FIGURES_DIR"
@@ -202,6 +204,45 @@ def verdict_grid(ex: Experiment):
     return plots.verdict_grid(grid, ensemble.world_labels(record) if record else None)
 
 
+def real_photo_experiment(ex) -> RealPhotoExperiment:
+    """The real-photo runs a figure reads: the chapter section's (``book.open_real_photos``), or, for an
+    :class:`Experiment` (``python -m mmpaper figure``), those of its preset's config beside its runs."""
+    if isinstance(ex, RealPhotoExperiment):
+        return ex
+    if isinstance(getattr(ex, "experiment", None), RealPhotoExperiment):
+        return ex.experiment
+    return RealPhotoExperiment(FOR_PRESET.get(ex.preset.name, "cpu"), runs_dir=ex.runs_dir.parent)
+
+
+def real_photo_examples(ex, n_photos: int = 3, n_shown: int = 5, seed: int = 0):
+    """Test photos of the Grocery Store dataset with each model's top products (seed 0's runs), framed by what
+    they are. The photos are drawn at random (``seed``): one among those where the 3-tower has fewer gross false
+    positives in its top ``n_shown`` than image-to-image, one where it has more, the rest among all, so the
+    figure shows both ways the losses can go. Without the data: a panel saying so and how to fetch it."""
+    rp = real_photo_experiment(ex)
+    if grocery_ready(rp.data_dir, rp.manifest) is None:
+        return plots.absent_data(["The Grocery Store photos are not on this machine, so no photo is shown.",
+                                  f"Fetch them with: python -m mmpaper data grocery --dir {rp.data_dir}"])
+    runs = {kind: rp.result(kind, 0) for kind in KINDS}
+    cat = rp.catalog
+    rows = cat.photo_rows("test")
+    target = cat.photos["product_id"].to_numpy()[rows]
+    tops = {kind: run.topk() for kind, run in runs.items()}
+    gross = {kind: false_positive_kinds(t, target, cat.coarse, n_shown)["gross"] for kind, t in tops.items()}
+    diff = gross["img2img"] - gross["3tower"]
+    rng = np.random.default_rng(seed)
+    picks: list[int] = []
+    for pool in (np.flatnonzero(diff > 0), np.flatnonzero(diff < 0)) + (np.arange(len(rows)),) * n_photos:
+        pool = np.setdiff1d(pool, picks)
+        if len(picks) < n_photos and len(pool):
+            picks.append(int(rng.choice(pool)))
+    labels = {"img2img": "image-to-image", "3tower": "3-tower\n(+ alignment)"}
+    names = cat.products["name"].str.replace("-", " ").tolist()
+    photos = [{"model": labels[kind], "image": cat.photo_images[rows[i]], "target": int(target[i]),
+               "top": tops[kind][i]} for i in picks for kind in KINDS]
+    return plots.real_photo_grid(photos, cat.images, names, cat.coarse, n_shown)
+
+
 _VISUAL_NAMES = list(VISUAL_VARIANTS)
 _MULTIMODAL_NAMES = [n for n in VARIANTS if n != "bibert"]
 
@@ -261,6 +302,13 @@ FIGURES: dict[str, BookFigure] = {f.name: f for f in [
                "A grid with one row per claim and one column per world of the ensemble; each cell is green with a "
                "check mark where the claim holds, red with a cross where it does not, grey with a question mark where "
                "it is inconclusive, white for the claim set by the calibration.", verdict_grid),
+    BookFigure("real-photo-search", "07_visual_search", "real shopper photos (Grocery Store) and what each model "
+               "returns",
+               "Rows of real grocery-store photos, each beside the five catalog images that image-to-image matching "
+               "and the 3-tower model return for it, framed green for the photographed product, blue for another "
+               "product of the same kind and red for a product of another kind; when the data is not on the "
+               "machine, a panel saying so and how to fetch it.",
+               real_photo_examples),
     BookFigure("search-scaling", "09_benchmarks", "exact search time and share of the matmul peak against "
                "catalog size (recorded by make bench)",
                "Two line plots against the number of products on a log scale: left the exact top-100 search "

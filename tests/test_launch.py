@@ -4,7 +4,6 @@
 in ``test_book_html.py`` (the smoke book), and of the pinned state there too, by rendering the same executed
 chapters again with a pinned configuration."""
 import shutil
-from pathlib import Path
 
 import nbformat
 import pytest

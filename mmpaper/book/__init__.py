@@ -5,4 +5,4 @@ from .build import (BookBuildError, ChapterError, build, build_environment, chap
                     execute_chapters, install_mathjax, read_stamp, render, sync_notebooks, write_status_page)
 from .launch import Release, pin_release, read_release  # noqa: F401
 from .pages import book_pages, browser_check, page_problems  # noqa: F401
-from .runtime import in_colab, open_experiment, training_plan  # noqa: F401
+from .runtime import in_colab, open_experiment, open_real_photos, training_plan  # noqa: F401

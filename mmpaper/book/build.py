@@ -37,12 +37,15 @@ import yaml
 from .. import __version__
 from ..experiments import Experiment
 from ..figures import FIGURES_DIR_ENV
+from ..data.download import GROCERY_DIR, grocery_ready
 from ..fsio import config_hash
-from ..paths import ROOT, benchmark_results
+from ..paths import ROOT, benchmark_results, recorded_dir
 from ..provenance import git_commit, machine, machine_line
+from ..realphotos import KINDS, RealPhotoExperiment
 from ..report import ensemble, narrative, records, tables
 from ..report.claims import claim_definitions
 from .launch import CONFIG, COMMIT, Release, book_config, read_release, stage_chapter, state
+from .runtime import real_photo_config_for
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +86,15 @@ def _relative(path: Path | str | None, base: Path) -> str | None:
 
 
 def chapter_key(src: Path, preset: str, runs_dir: Path | None, figures_dir: Path, out: Path, runs_state: str,
-                code: str) -> str:
+                code: str, real_photos: str = "") -> str:
     """Everything a chapter's executed copy depends on: its source, the preset, where its runs and figures are
-    (relative to the build directory ``out``), the package version and code, the runs' state and, for the
-    benchmarks appendix, the recorded results."""
-    recorded = _bench_state() if "benchmarks" in src.stem else ""  # the appendix shows recorded results
+    (relative to the build directory ``out``), the package version and code, the runs' state, the recorded
+    results (benchmarks for the appendix, ``book/recorded`` for every other chapter) and, for the visual-search
+    chapter, the real-photo runs ``real_photos``."""
+    if "benchmarks" in src.stem:
+        recorded = _bench_state()
+    else:
+        recorded = _recorded_state() + (real_photos if "visual_search" in src.stem else "")
     return config_hash([src.read_text(), preset, _relative(runs_dir, out), __version__, runs_state, code, recorded,
                         _relative(figures_dir, out)], 64)
 
@@ -120,6 +127,41 @@ def sync_notebooks(root: Path = ROOT) -> list[Path]:
 def _bench_state() -> str:
     files = sorted(benchmark_results().glob("*.json"))
     return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
+
+
+def _recorded_state() -> str:
+    """What the visual-search chapter reads besides its runs: the recorded results (book/recorded) and whether the
+    Grocery Store data is here (its real-photo section changes with both)."""
+    files = sorted(p for p in recorded_dir().glob("*") if p.is_file())
+    ready = grocery_ready(ROOT / GROCERY_DIR) is not None
+    return hashlib.sha256(b"".join(f.read_bytes() for f in files) + str(ready).encode()).hexdigest()
+
+
+def _real_photo_state(preset: str, runs_dir) -> str:
+    """The finished real-photo runs the visual-search chapter reads (seed 0 trained by the build, others by hand)."""
+    root = RealPhotoExperiment(real_photo_config_for(preset), runs_dir=runs_dir).runs_dir
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("metrics.json")) if root.is_dir() else []:
+        h.update(str(f.relative_to(root)).encode())  # relative: a moved runs directory keeps its state
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def train_real_photos(preset: str, runs_dir) -> dict[str, float]:
+    """Seed 0 of the real-photo models, when the verified Grocery Store data is here (reused when finished), so
+    the chapter only reads them; nothing when it is not. Returns the seconds of what trained."""
+    if grocery_ready(ROOT / GROCERY_DIR) is None:
+        logger.info("[book] no Grocery Store data in %s: the real-photo section shows the recorded result",
+                    ROOT / GROCERY_DIR)
+        return {}
+    rp = RealPhotoExperiment(real_photo_config_for(preset), data_dir=ROOT / GROCERY_DIR, runs_dir=runs_dir)
+    trained = {}
+    for kind in KINDS:
+        r = rp.run(kind, 0)
+        if not r.reused:
+            trained[f"grocery-vs-{kind}"] = float(r.metrics.get("train_seconds", 0.0))
+            logger.info(f"  trained grocery vs-{kind} (seed 0) in {trained[f'grocery-vs-{kind}']:.1f} s")
+    return trained
 
 
 def _package_state() -> str:
@@ -260,12 +302,13 @@ def execute_chapters(preset: str, stage: Path, runs_dir: Path | None, ex, progre
     executed = []
     (stage / "notebooks").mkdir(parents=True, exist_ok=True)
     runs_state, code = _runs_state(ex), _package_state()
+    real_photos = _real_photo_state(preset, runs_dir)
     figures_dir = Path(figures_dir or stage.parent / "figures")
     for src in chapters():
         nb_path = src.with_suffix(".ipynb")
         target = stage / "notebooks" / nb_path.name
         stamp = target.with_suffix(".stamp")
-        key = chapter_key(src, preset, runs_dir, figures_dir, stage.parent, runs_state, code)
+        key = chapter_key(src, preset, runs_dir, figures_dir, stage.parent, runs_state, code, real_photos)
         previous = read_stamp(stamp)
         if target.exists() and previous is not None and previous.get("key") == key:
             continue
@@ -416,6 +459,7 @@ def build(preset: str = "cpu", *, runs_dir: str | Path | None = None, out: str |
         if not r.reused:
             trained[name] = float(r.metrics.get("train_seconds", 0.0))
             logger.info(f"  trained {name} in {trained[name]:.1f} s")
+    trained.update(train_real_photos(preset, runs_dir))
     sync_notebooks()
     release, commit = read_release(), build_commit()
     buttons = stage_book(stage, release, commit)
