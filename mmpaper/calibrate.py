@@ -28,7 +28,7 @@ from filelock import FileLock, Timeout
 from .data.world import WORLD_PRESETS, WorldConfig
 from .experiments import Experiment
 from .fsio import atomic_save, config_hash, write_json
-from .paper import METRICS, PURCHASES_TOLERANCE, TARGETS, TOLERANCE, deviations, distance, within_tolerance
+from .paper import CONSISTENT, METRICS, PURCHASES_TOLERANCE, TARGETS, TOLERANCE, deviations, distance, within_tolerance
 from .paths import calibration_record, default_runs_dir
 from .presets import PRESETS
 from .provenance import machine_line
@@ -211,7 +211,9 @@ def _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_t
     worst, number, settings, per_seed = min(candidates, key=lambda c: (c[0], c[1]))
     record = {
         "preset": world_preset,
-        "status": "calibrated" if worst <= 1.0 else "not within tolerance",
+        "status": ("calibrated" if worst <= 1.0 else "baseline-consistent" if worst <= CONSISTENT
+                   else "not within tolerance"),
+        "consistent_within": CONSISTENT,  # tolerance units
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_line(),
         "targets": TARGETS,

@@ -36,7 +36,7 @@ from .distributed import process_rank
 from .experiments import Experiment
 from .figures import FIGURES, FORMATS, draw, save
 from .logs import quiet_libraries, set_level
-from .paper import ALL_VARIANTS, variant, variant_names
+from .paper import ALL_VARIANTS, CONSISTENT, variant, variant_names
 from .paths import CACHE_ENV, ROOT, default_cache_dir, default_runs_dir, recorded_dir
 from .presets import PRESETS
 from .realphotos import REAL_PHOTO_CONFIGS
@@ -154,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only the first N corners (default: all 8)")
     p.add_argument("--record", default=None,
                    help="where to write the record (default book/recorded/robustness_<preset>.json)")
-    p.add_argument("--within", default=1.5, type=float,
-                   help="the worst baseline deviation (tolerance units) a world may have and count (default 1.5)")
+    p.add_argument("--within", default=CONSISTENT, type=float,
+                   help=f"the worst baseline deviation (tolerance units) a world may have and count (default "
+                        f"{CONSISTENT})")
     p = command(sub, "book", "run the variants, execute every chapter with papermill and build the HTML", _book)
     p.add_argument("--out", default=None, help="build directory (default: _build/<preset>)")
     p = command(sub, "book-check", "screenshot every page of the built book in headless Chromium and report "
@@ -557,7 +558,7 @@ def _calibrate(args) -> int:
                        search_seeds=args.search_seeds,
                        workdir=Path(args.runs_dir or default_runs_dir()) / "calibration" / args.preset,
                        out=args.record, progress=not args.quiet)
-    return 0 if record["status"] == "calibrated" else EXIT_FAILED
+    return 0 if record["status"] in ("calibrated", "baseline-consistent") else EXIT_FAILED
 
 
 def _validate_figure(args) -> None:

@@ -246,6 +246,7 @@ def effect_text(r: dict) -> str:
 
 # -------------------------------------------------------------------------------------------- calibration
 CALIBRATED = "calibrated"
+CONSISTENT_STATUS = "baseline-consistent"  # worst deviation within paper.CONSISTENT, not within one
 
 
 def calibration_table(record: dict) -> pd.DataFrame:
