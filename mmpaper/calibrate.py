@@ -71,6 +71,11 @@ START = {"n_products": 3_850, "category_skew": 0.706, "n_train_queries": 6_200, 
          "attribute_weight": 4.868, "p_offtarget": 0.001, "purchases_train": 4.168,
          "purchases_eval": 3.0, "p_sibling": 0.0, "p_typo": 0.06}
 STARTS = (START, {**START, "p_query_colour": 0.06, "p_query_brand": 0.02, "p_query_extra": 0.95, "p_typo": 0.08})
+# A third, added when the search with the captions' everyday words (p_caption_extra 0.3) had ended: its best world,
+# the second candidate, missed only Table 1's eval purchases per distinct query (4.28-4.49 against 3.9 ± 10% on
+# seeds 0-2; about 1.46 realisations merge into each distinct query). The same world with the eval month's mean
+# purchases scaled by 3.9 / 4.37.
+STARTS += ({**STARTS[1], "purchases_eval": 2.7},)
 SPACES["gpu"] = SPACES["cpu"]
 
 

@@ -169,11 +169,11 @@ WORLD_PRESETS = {
                          n_query_photos=100, n_train_photos=400, n_brands=20),
     # the cpu world: the settings chosen by its calibration on the two baselines (data_cards/calibration_cpu.json;
     # a test checks that record and code agree), and the caption corpus sized for the stage-0 CLIP
-    "cpu": WorldConfig(n_captions=24_000, p_caption_extra=0.3, n_products=3_850, category_skew=0.706, n_train_queries=6_200,
-                       n_eval_queries=20_000,
-                       p_query_colour=0.145, p_query_brand=0.152, p_query_extra=0.507, image_gap=0.076,
+    "cpu": WorldConfig(n_captions=24_000, p_caption_extra=0.3, n_products=3_850, category_skew=0.706,
+                       n_train_queries=6_200, n_eval_queries=20_000,
+                       p_query_colour=0.06, p_query_brand=0.02, p_query_extra=0.95, p_typo=0.08, image_gap=0.076,
                        exposure=2.685, popularity_weight=1.517, brand_popularity=0.017, attribute_weight=4.868,
-                       p_offtarget=0.001, p_sibling=0.0, purchases_train=4.168, purchases_eval=3.563),
+                       p_offtarget=0.001, p_sibling=0.0, purchases_train=4.168, purchases_eval=2.7),
 }
 # not yet calibrated (no GPU was lent to run its calibration): the cpu world's settings at paper-like sizes
 WORLD_PRESETS["gpu"] = replace(WORLD_PRESETS["cpu"], n_products=400_000, n_train_queries=200_000,
