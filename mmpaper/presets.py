@@ -3,7 +3,7 @@
 the world, the stage-0 CLIP and every training run."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from .towers import TINY_CLIP, BiBERTConfig
 
@@ -42,6 +42,30 @@ class Preset:
     three_tower_query: str = "mlp"               # 3tMM query side, Eq. 5 read as F_q(f_q(q)) ("mlp") or f_q(q)
     vs_shared_encoders: bool = True              # visual search: one CLIP shared by the towers (KDD 2024, Fig. 4)
     world_settings: tuple = ()                   # (name, value) pairs over the world preset (calibration trials)
+    # how a GPU runs the study. None of these changes a number on the CPU: precision "mixed" is float32 there, and
+    # loader workers start only beside a GPU (mmpaper.train.resolve_precision, Experiment.device)
+    precision: str = "32-true"                   # "mixed": bf16 autocast where the GPU has bf16, fp16 with loss
+                                                 # scaling where it has not (a T4); "32-true": float32 throughout
+    deterministic: bool = True                   # deterministic kernels; False lets cuDNN pick its fastest ones
+    loader_workers: int = 0                      # DataLoader worker processes beside a GPU (batches are the same)
+
+
+# Settings added after runs were recorded, and what every earlier run did: left out of a run's hash while at these
+# values, so adding them kept every existing run directory valid. loader_workers never changes a number (the same
+# batches arrive in the same order), so it is never hashed.
+_HASHED_UNLESS_DEFAULT = {"precision": "32-true", "deterministic": True}
+_NEVER_HASHED = ("loader_workers",)
+
+
+def hashed_settings(p: "Preset") -> dict:
+    """The preset's settings that determine a run's numbers, as its run-directory hash reads them."""
+    out = asdict(p)
+    for name in _NEVER_HASHED:
+        out.pop(name)
+    for name, default in _HASHED_UNLESS_DEFAULT.items():
+        if out[name] == default:
+            out.pop(name)
+    return out
 
 
 PRESETS: dict[str, Preset] = {
