@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 PRESET ?= cpu
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test test-py313 test-all book book-check world run tables bench bench-full bench-book clean
+.PHONY: help venv test test-py313 test-all book book-check world run tables bench bench-full bench-book bench-gpu \
+	bench-gpu-host gpu-wheels clean
 
 help:
 	@echo "make book      build the book on the embedded world (PRESET=$(PRESET)); HTML in _build/html"
@@ -19,6 +20,8 @@ help:
 	@echo "make bench     run the benchmarks (about 30 min on 2 cores) and write BENCHMARKS.md"
 	@echo "make bench-full  the evaluation benchmark on all 38,268 paper queries (hours on 2 cores)"
 	@echo "make bench-book  time a cold and a warm book build for PRESET"
+	@echo "make bench-gpu   the gpu study stage by stage on this machine's GPU (says so and stops without one)"
+	@echo "make bench-gpu-host  the gpu preset's host side without a GPU: world, input pipeline, checkpoints"
 	@echo "make book-check  screenshot every page of the built book in headless Chromium; fail on overflow"
 
 venv: $(STAMP)
@@ -37,10 +40,11 @@ test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 
-# Python 3.13 (Colab's runtime): every dependency resolves to wheels for CPython 3.13 (a pip dry run against the
-# registry; skipped with its reason when the registry cannot be reached). There is no 3.13 interpreter here.
+# Python 3.13 (Colab's runtime): every dependency resolves to wheels for CPython 3.13, with faiss-cpu and with the
+# gpu extra's faiss-gpu (a pip dry run against the registry; skipped with its reason when the registry cannot be
+# reached). There is no 3.13 interpreter here.
 test-py313: $(STAMP)
-	$(PY) -m pytest -q -m network tests/test_packaging.py -k "3.13-False"
+	$(PY) -m pytest -q -m network tests/test_packaging.py -k "3.13"
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m "slow or not slow"
@@ -86,3 +90,25 @@ bench-full: $(STAMP)
 bench-book: $(STAMP)
 	$(PY) benchmarks/bench_book.py --preset $(PRESET)
 	$(PY) benchmarks/summarize.py
+
+# The gpu study on a GPU machine, with the Python already there (a GPU image has torch, Lightning, transformers,
+# pandas, scipy and pyarrow): what the study needs beyond them is pip-installed first from pyproject's requirements
+# (GPU_PIP="--no-index --find-links .whl" installs from wheels carried by `make gpu-wheels`). Without CUDA it says
+# so and exits 0. BENCH_BUDGET: seconds after which no stage starts.
+GPU_PYTHON ?= python3
+GPU_PIP ?=
+BENCH_BUDGET ?= 540
+bench-gpu:
+	$(GPU_PYTHON) benchmarks/bench_gpu.py --install --pip-args="$(GPU_PIP)"
+	$(GPU_PYTHON) benchmarks/bench_gpu.py --budget $(BENCH_BUDGET)
+	$(GPU_PYTHON) benchmarks/summarize.py
+
+bench-gpu-host: $(STAMP)
+	$(PY) benchmarks/bench_gpu_host.py
+	$(PY) benchmarks/summarize.py
+
+# wheels of what bench-gpu installs, for a GPU machine without a package registry (CPython 3.12, x86-64 Linux)
+gpu-wheels: $(STAMP)
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+		--platform manylinux2014_x86_64 -d .whl $$($(PY) benchmarks/bench_gpu.py --list-requirements) ftfy wcwidth

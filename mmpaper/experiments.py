@@ -37,6 +37,7 @@ from .models import (BiBERTRetriever, CategoryOrderRetriever, CLIPRetriever, Fou
                      VisualSearchModel)
 from .paper import Variant, variant, variant_names
 from .paths import default_runs_dir
+from .provenance import cores
 from .presets import Preset, hashed_settings, preset
 from .retrieval import embed
 from .rundirs import RunDir, ensure, list_runs, load_verified, resume_checkpoint
@@ -123,7 +124,8 @@ class Experiment:
     def loader_options(self) -> dict:
         """DataLoader worker processes and pinned memory beside a GPU; none on the CPU."""
         gpu = self.device.type == "cuda"
-        return {"num_workers": self.preset.loader_workers if gpu else 0, "pin_memory": gpu}
+        workers = min(self.preset.loader_workers, cores() - 1) if gpu else 0  # a core stays for the main process
+        return {"num_workers": max(workers, 0), "pin_memory": gpu}
 
     def _trainer(self, directory: Path, max_epochs: int, **kw) -> pl.Trainer:
         p = self.preset

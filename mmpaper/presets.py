@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from .towers import TINY_CLIP, BiBERTConfig
+from .towers import GPU_CLIP, TINY_CLIP, BiBERTConfig
 
 
 @dataclass(frozen=True)
@@ -76,17 +76,25 @@ PRESETS: dict[str, Preset] = {
                     accelerator="cpu"),  # pinned: tests compare exact numbers, which GPU kernels would change
     # every trained row stops when its validation recall stops rising, under one budget: a fair comparison
     "cpu": Preset("cpu", "cpu", accelerator="cpu", clip_epochs=16, max_epochs=20),  # pinned: the book's calibrated, recorded numbers are CPU numbers
+    # one GPU, the paper's regime: BERT-width BiBERT, a ViT-B CLIP shaped for the world's 64-px pictures (towers.py),
+    # bf16, cuDNN's fastest kernels, batches assembled by worker processes. Sized so that the whole study fits ten
+    # minutes on one H200-class GPU (BENCHMARKS.md, "The gpu preset"); not yet calibrated
     "gpu": Preset("gpu", "gpu", BiBERTConfig(vocab_size=16000, hidden_size=768, num_layers=2, num_heads=4,
                                              intermediate_size=3072, max_length=32, embed_dim=256),
-                  clip_model="ViT-B-32-256", clip_epochs=10, max_epochs=6, batch_size=1024,
-                  clip_batch_size=1024, lr_bibert=2e-4, lr_variant=1e-4, fused_dim=256, accelerator="gpu"),
+                  clip_model=GPU_CLIP, clip_epochs=10, max_epochs=6, batch_size=1024,
+                  clip_batch_size=1024, lr_clip=5e-4, lr_bibert=2e-4, lr_variant=1e-4, fused_dim=256,
+                  vs_epochs=4, vs_batch_size=512, lr_vs=1e-4, accelerator="gpu", precision="mixed",
+                  deterministic=False, loader_workers=4),
     "esci": Preset("esci", "esci", BiBERTConfig(vocab_size=16000, hidden_size=256, intermediate_size=1024,
                                                 max_length=32, embed_dim=256),
                    clip_model="ViT-L-14", clip_pretrained="openai", batch_size=512, fused_dim=256,
                    accelerator="auto", esci_dir="data/esci"),
 }
 # Colab: the cpu preset's world and settings on whatever the runtime has (a T4 when one is attached); its own run
-# directories, since GPU kernels give slightly different numbers. book.open_experiment picks it inside Colab.
+# directories, since GPU kernels give slightly different numbers. book.open_experiment picks it inside Colab. Its
+# models are small enough that kernel launches, not arithmetic, bound a step: float32 stays (fp16 would add loss
+# scaling and gain little), and batches are assembled in the main process (on two cores a worker process was
+# slower: BENCHMARKS.md, "The gpu preset").
 PRESETS["colab"] = replace(PRESETS["cpu"], name="colab", accelerator="auto")
 
 
