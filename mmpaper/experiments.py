@@ -37,8 +37,8 @@ from .models import (BiBERTRetriever, CategoryOrderRetriever, CLIPRetriever, Fou
                      VisualSearchModel)
 from .paper import Variant, variant, variant_names
 from .paths import default_runs_dir
-from .provenance import cores
 from .presets import Preset, hashed_settings, preset
+from .provenance import cores
 from .retrieval import embed
 from .rundirs import RunDir, ensure, list_runs, load_verified, resume_checkpoint
 from .towers import BiBERT, CLIPTowers
