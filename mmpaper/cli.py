@@ -1,4 +1,4 @@
-"""The command line: ``python -m mmpaper {world,run,runs,tables,book,book-check,figure,calibrate,data} ...``.
+"""The command line: ``python -m mmpaper COMMAND ...``, COMMAND one of :data:`COMMANDS`.
 
 Every option is checked before any work starts (no world generated, no model trained, nothing written): a bad
 value ends the command with one line, ``mmpaper: error: ...`` naming the option, the value and what is valid,
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +27,8 @@ import pandas as pd
 
 from .calibrate import CalibrationError, calibrate
 from .data.cache import load_world
-from .data.download import DownloadError, download_esci, format_status, status
+from .data.download import (GROCERY_DIR, DownloadError, default_mirror, download_esci, download_grocery,
+                            format_status, grocery_status, status)
 from .data.esci import missing_files
 from .data.manifest import CorruptCacheError
 from .data.schema import CatalogError
@@ -34,9 +36,11 @@ from .distributed import process_rank
 from .experiments import Experiment
 from .figures import FIGURES, FORMATS, draw, save
 from .logs import quiet_libraries, set_level
-from .paper import ALL_VARIANTS, variant, variant_names
+from .paper import ALL_VARIANTS, CONSISTENT, variant, variant_names
 from .paths import CACHE_ENV, ROOT, default_cache_dir, default_runs_dir, recorded_dir
 from .presets import PRESETS
+from .realphotos import REAL_PHOTO_CONFIGS
+from .realphotos_sweep import real_photo_study, write_record
 from .report import ensemble
 from .report.claims import claim_definitions
 from .report.tables import write_tables
@@ -44,7 +48,7 @@ from .robustness import robustness
 from .stats import VERDICT_RULE
 from .sweep import seed_sweep
 from .train import NonFiniteLossError
-from . import book
+from . import __version__, book
 
 EXIT_USAGE = 2         # a bad option, preset or input file: nothing was started
 EXIT_FAILED = 1        # the work started and failed (e.g. a NaN loss)
@@ -123,7 +127,7 @@ def command(sub, name: str, text: str, func, *, runs: bool = True, training: boo
     return p
 
 
-COMMANDS = "{world,run,runs,tables,robustness,book,book-check,figure,calibrate,data}"
+COMMANDS = "{world,run,runs,tables,robustness,book,book-check,figure,calibrate,data,real-photos,cache-key,pin-release}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -150,8 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only the first N corners (default: all 8)")
     p.add_argument("--record", default=None,
                    help="where to write the record (default book/recorded/robustness_<preset>.json)")
-    p.add_argument("--within", default=1.5, type=float,
-                   help="the worst baseline deviation (tolerance units) a world may have and count (default 1.5)")
+    p.add_argument("--within", default=CONSISTENT, type=float,
+                   help=f"the worst baseline deviation (tolerance units) a world may have and count (default "
+                        f"{CONSISTENT})")
     p = command(sub, "book", "run the variants, execute every chapter with papermill and build the HTML", _book)
     p.add_argument("--out", default=None, help="build directory (default: _build/<preset>)")
     p = command(sub, "book-check", "screenshot every page of the built book in headless Chromium and report "
@@ -176,15 +181,53 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how many of the best candidates to check on every seed (default 3)")
     p.add_argument("--record", default=None,
                    help="where to write the record (default data_cards/calibration_<world preset>.json)")
+    command(sub, "cache-key", "print what a CI cache of a preset's worlds and runs is keyed by, as name=value lines "
+                              "(GitHub Actions outputs): the package version and the world key", _cache_key,
+            runs=False)
     _add_data_parser(sub)
+    _add_real_photos_parser(sub)
+    _add_pin_release_parser(sub)
     return parser
+
+
+def _add_real_photos_parser(sub) -> None:
+    """``real-photos``: the visual-search claim on the Grocery Store photos (no preset: its own configs)."""
+    text = ("train the visual-search models on the Grocery Store dataset's real photos (image-to-image and 3-tower, "
+            "one per seed), judge the claim per seed and pooled, and print (or --record) the result")
+    p = sub.add_parser("real-photos", help=text, description=text)
+    p.set_defaults(func=_real_photos)
+    p.add_argument("--config", default="cpu", choices=list(REAL_PHOTO_CONFIGS),
+                   help="the training budget and encoder (default cpu; smoke is seconds)")
+    p.add_argument("--seeds", default=[0, 1, 2], type=seed_list, help="comma list of seeds (default 0,1,2)")
+    p.add_argument("--dir", default=GROCERY_DIR, help=f"the verified data (default {GROCERY_DIR}; fetch it with "
+                                                      f"`python -m mmpaper data grocery`)")
+    p.add_argument("--runs-dir", default=None, help="where run directories live (default: runs/ beside the cache)")
+    p.add_argument("--record", nargs="?", const="", default=None,
+                   help="write the record (machine, date, commit, seconds, effects, verdicts); without a path to "
+                        "book/recorded/grocery_visual_search.json")
+    p.add_argument("--force", action="store_true", help="retrain even if finished runs exist")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_pin_release_parser(sub) -> None:
+    """``pin-release``: name the release the chapters install (no preset: it edits the book's files)."""
+    text = ("name the release the chapters' Colab cells install: writes _config.yml's repository url, release_tag "
+            "and release_commit and every chapter's install line, then the .ipynb twins (commit them)")
+    p = sub.add_parser("pin-release", help=text, description=text)
+    p.set_defaults(func=_pin_release)
+    p.add_argument("--tag", required=True, help="the release tag, e.g. v0.3.0 (it must exist in this checkout)")
+    p.add_argument("--commit", default=None, help="the tag's full commit (default: git rev-parse TAG^{commit})")
+    p.add_argument("--url", default=None, help="the repository, https://github.com/OWNER/REPO (default: the one "
+                                               "_config.yml names)")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
 
 
 def _add_data_parser(sub) -> None:
     """``data esci`` / ``data status``: the public files, without a preset (they are what the esci preset reads)."""
-    data = sub.add_parser("data", help="fetch and check the public data (ESCI + SQID) the esci preset reads")
+    data = sub.add_parser("data", help="fetch and check the public data: ESCI + SQID (the esci preset) and the "
+                                       "Grocery Store photos (real-photos)")
     data.set_defaults(func=_data)
-    dsub = data.add_subparsers(dest="data_command", required=True, metavar="{esci,status}")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="{esci,grocery,status}")
     for cmd, text in [("esci", "fetch the ESCI (and SQID) files with progress bars, resuming partial downloads; "
                                "sizes, sha256 and columns checked against the manifest shipped in the package"),
                       ("status", "say which files are there, partial, missing or failing their checks")]:
@@ -196,9 +239,27 @@ def _add_data_parser(sub) -> None:
                                                         "one (e.g. a mirror's)")
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
         if cmd == "esci":
-            p.add_argument("--mirror", default=None, help="fetch <mirror>/<file name> instead of the projects' URLs")
+            p.add_argument("--mirror", default=default_mirror(),
+                           help="fetch <mirror>/<file name> (a URL or a folder) instead of the projects' URLs "
+                                "(default: $MMPAPER_DATA_MIRROR)")
             p.add_argument("--retries", type=int, default=4, help="retries per file, with exponential backoff")
             p.add_argument("--quiet", action="store_true", help="no progress bars")
+        else:
+            p.add_argument("--dataset", default="all", choices=["all", "esci", "grocery"],
+                           help="which data sets to report (default all)")
+            p.add_argument("--grocery-dir", default=GROCERY_DIR,
+                           help=f"where the Grocery Store data is (default {GROCERY_DIR})")
+    text = ("fetch the Grocery Store dataset (the archive of a pinned commit), unpack it and verify every file "
+            "(size, sha256, the split lists, every photo decodes) against the manifest shipped in the package")
+    p = dsub.add_parser("grocery", help=text, description=text)
+    p.add_argument("--dir", default=GROCERY_DIR, help=f"where the data goes (default {GROCERY_DIR})")
+    p.add_argument("--mirror", default=default_mirror(),
+                   help="fetch <mirror>/<archive name> (a URL or a folder, e.g. ../shared/data) instead of GitHub "
+                        "(default: $MMPAPER_DATA_MIRROR)")
+    p.add_argument("--retries", type=int, default=4, help="retries, with exponential backoff")
+    p.add_argument("--force", action="store_true", help="unpack and verify again even if a verified copy is there")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
 
 
 # -------------------------------------------------------------------------------------------- validation
@@ -300,9 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if args.command == "data":
+        if args.command in ("data", "pin-release"):
             return args.func(args)
-        validate(args)
+        if args.command == "real-photos":
+            check_writable_dir(args.runs_dir or default_runs_dir(), "--runs-dir")
+        else:
+            validate(args)
     except UsageError as err:
         if debug:
             raise
@@ -328,6 +392,11 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         print(f"mmpaper: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_FAILED
+    except (book.ChapterError, book.BookBuildError) as err:  # already readable, and they say where the full log is
+        if debug:
+            raise
+        print(f"mmpaper: error: {err}", file=sys.stderr)
         return EXIT_FAILED
     except Exception as err:  # noqa: BLE001 - anything else is a bug: one line here, the traceback with --debug
         if debug:
@@ -403,7 +472,8 @@ def _tables(args) -> int:
                         ("claims", "Every part of every claim: effect and 95% paired-bootstrap interval")]:
         if name in tables:
             print(f"\n## {title}\n")
-            print(_claims_view(tables[name]).to_markdown() if name == "claims" else tables[name].to_markdown())
+            print(_claims_view(tables[name]).to_markdown() if name == "claims" else
+                  tables[name].round(1).to_markdown())
     print(f"\n{VERDICT_RULE}\nMarkdown and CSV (claims.csv: every column) in {ex.runs_dir / 'tables'}")
     return 0
 
@@ -448,6 +518,32 @@ def _book(args) -> int:
     return 0
 
 
+def _cache_key(args) -> int:
+    print(f"version={__version__}")
+    print(f"world={Experiment(args.preset, progress=False).world_key()}")
+    return 0
+
+
+def _pin_release(args) -> int:
+    try:
+        commit = args.commit or subprocess.run(["git", "rev-parse", "--verify", f"{args.tag}^{{commit}}"], cwd=ROOT,
+                                               capture_output=True, text=True, check=True).stdout.strip()
+        written = book.pin_release(args.tag, commit, args.url)
+    except subprocess.CalledProcessError:
+        print(f"mmpaper: error: argument --tag: no tag {args.tag!r} in this checkout (git tag {args.tag} first, or "
+              f"give --commit)", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as err:
+        print(f"mmpaper: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    book.sync_notebooks()
+    for path in written:
+        print(f"wrote {path.relative_to(ROOT)} (and its .ipynb twin)" if path.suffix == ".py" else
+              f"wrote {path.relative_to(ROOT)}")
+    print(f"the chapters now install {args.tag} ({commit}); commit these files, and build the book from that commit")
+    return 0
+
+
 def _book_check(args) -> int:
     out = Path(args.out) if args.out else ROOT / "_build" / args.preset
     problems = book.browser_check(out / "_build" / "html", out / "screenshots")
@@ -462,7 +558,7 @@ def _calibrate(args) -> int:
                        search_seeds=args.search_seeds,
                        workdir=Path(args.runs_dir or default_runs_dir()) / "calibration" / args.preset,
                        out=args.record, progress=not args.quiet)
-    return 0 if record["status"] == "calibrated" else EXIT_FAILED
+    return 0 if record["status"] in ("calibrated", "baseline-consistent") else EXIT_FAILED
 
 
 def _validate_figure(args) -> None:
@@ -513,7 +609,19 @@ def _data(args) -> int:
             check_writable_dir(args.dir, "--dir")
             download_esci(args.dir, sqid=not args.no_sqid, mirror=args.mirror, manifest=args.manifest,
                           retries=args.retries, progress=not args.quiet)
-        rows = status(args.dir, sqid=not args.no_sqid, manifest=args.manifest)
+        if args.data_command == "grocery":
+            check_writable_dir(args.dir, "--dir")
+            root = download_grocery(args.dir, mirror=args.mirror, retries=args.retries, progress=not args.quiet,
+                                    force=args.force)
+            rows = grocery_status(args.dir, hashes=False)  # every file was hashed while it was unpacked
+            print(format_status(rows, args.dir, "grocery"))
+            print(f"ready: {root}")
+            return 0
+        blocks = []
+        if args.data_command == "esci" or args.dataset in ("all", "esci"):
+            blocks.append((status(args.dir, sqid=not args.no_sqid, manifest=args.manifest), args.dir, "esci"))
+        if args.data_command == "status" and args.dataset in ("all", "grocery"):
+            blocks.append((grocery_status(args.grocery_dir), args.grocery_dir, "grocery"))
     except KeyboardInterrupt:
         print(f"mmpaper: interrupted: rerun the same command to resume the partial files in {args.dir}",
               file=sys.stderr)
@@ -523,5 +631,30 @@ def _data(args) -> int:
             raise
         print(f"mmpaper: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
-    print(format_status(rows, args.dir))
-    return 0 if all(r.ok for r in rows) else EXIT_FAILED
+    print("\n".join(format_status(rows, directory, command) for rows, directory, command in blocks))
+    return 0 if all(r.ok for rows, _, _ in blocks for r in rows) else EXIT_FAILED
+
+
+def _real_photos(args) -> int:
+    """``real-photos``: both models on every seed (finished runs reused), the claim per seed and pooled."""
+    from .report import views  # the tables as the book prints them
+
+    study = real_photo_study(args.config, args.seeds, data_dir=args.dir, runs_dir=args.runs_dir,
+                             progress=not args.quiet, force=args.force)
+    record = study.record
+    print(f"\n## Real photos (Grocery Store, config {args.config!r}, seeds {', '.join(map(str, args.seeds))}): "
+          f"test metrics (%)\n")
+    print(views.real_photo_metrics(record).to_markdown())
+    print("\n## Paired effects, 3-tower against image-to-image (points, 95% BCa interval; ✓ holds, ✗ does not "
+          "hold, ? inconclusive)\n")
+    print(views.real_photo_effects(record).to_markdown())
+    for seed, models in record["seconds"].items():
+        times = ", ".join(f"{m} {v['train']:.0f} s (CPU {v['train_cpu']:.0f} s) + eval {v['eval']:.0f} s "
+                          f"({v['threads']} threads)" for m, v in models.items() if m != "all models")
+        total = models["all models"]
+        print(f"seed {seed}: {times}; all models {total['wall']:.0f} s (CPU {total['cpu']:.0f} s)")
+    print("\nverdicts: " + "; ".join(f"{cid}: {v['pooled']}" for cid, v in record["verdicts"].items()))
+    if args.record is not None:
+        path = write_record(record, args.record or None)
+        print(f"record written to {path}")
+    return 0

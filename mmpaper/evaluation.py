@@ -6,6 +6,8 @@ stopping and α) and on its own (the final evaluation), so "embed → search →
   (:func:`mmpaper.retrieval.search`), purchase recall@k and, given a labeller, the label precision of Table 2.
 * :class:`VisualSearchEvaluator`: every query photo against every product image (KDD 2024): recall@k of the
   photographed product, precision and false positives in the top ``k_precision``, distractor wins.
+* :class:`RealPhotoEvaluator`: real photos (the Grocery Store dataset) against the catalog images: recall@k of the
+  photographed product and the fine and gross false positives among the top k.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .metrics import distractor_preferred, label_precision, recall_at_k, visual_search_metrics
+from .metrics import (distractor_preferred, label_precision, real_photo_metrics, real_photo_per_photo, recall_at_k,
+                      visual_search_metrics)
 from .retrieval import embed, search
 
 logger = logging.getLogger(__name__)
@@ -154,3 +157,57 @@ class VisualSearchEvaluator:
         metrics.update({"n_photos": int(len(rows)), "n_products": int(len(products)), "k": int(topk.shape[1]),
                         "eval_seconds": time.perf_counter() - t0})
         return VisualEvaluation(topk, preferred, metrics)
+
+
+@dataclass
+class RealPhotoEvaluation:
+    topk: np.ndarray                    # [n_photos, k_search] product rows, best first
+    per_photo: dict[str, np.ndarray]    # metrics.real_photo_per_photo: recall@k, fine@k, gross@k per photo
+    metrics: dict                       # flat: recall@k, fine_fp@k, gross_fp@k, counts, seconds
+
+    @property
+    def primary(self) -> float:
+        """Recall@1 of the photographed product: what validation chooses the epoch by."""
+        return self.metrics["recall@1"]
+
+
+class RealPhotoEvaluator:
+    """Real query photos against the catalog images (the Grocery Store dataset): embed every catalog image and
+    every photo (``model.encode_products`` / ``encode_queries``), exact top-``k_search`` search, then recall@k of
+    the photographed product and the fine / gross false-positive rates at k (:mod:`mmpaper.metrics`).
+
+    ``product_images`` ``[n_products, S, S, 3]`` and ``photo_images`` ``[n_photos, S, S, 3]`` (uint8, the photos to
+    evaluate), ``target``: each photo's product row, ``coarse``: each product's coarse class. The same object
+    validates every epoch (on val photos) and gives the final numbers (on test photos)."""
+
+    def __init__(self, product_images: np.ndarray, photo_images: np.ndarray, target: np.ndarray,
+                 coarse: np.ndarray, *, ks: tuple[int, ...] = (1, 5), k_search: int = 10, batch_size: int = 256,
+                 progress: bool = False, name: str = "eval"):
+        if len(photo_images) != len(target):
+            raise ValueError(f"{name}: {len(photo_images)} photos but {len(target)} targets")
+        self.product_images, self.photo_images = product_images, photo_images
+        self.target, self.coarse = np.asarray(target), np.asarray(coarse)
+        self.ks, self.batch_size, self.progress, self.name = tuple(ks), batch_size, progress, name
+        self.k_search = min(max(k_search, *self.ks), len(product_images))
+
+    def search(self, model, device: str | torch.device = "cpu") -> np.ndarray:
+        bs = self.batch_size
+        products = embed(model.encode_products,
+                         ({"product_image": torch.from_numpy(np.ascontiguousarray(self.product_images[i:i + bs]))}
+                          for i in range(0, len(self.product_images), bs)), device=device, desc="catalog images",
+                         progress=self.progress)
+        queries = embed(model.encode_queries,
+                        ({"query_image": torch.from_numpy(np.ascontiguousarray(self.photo_images[i:i + bs]))}
+                         for i in range(0, len(self.photo_images), bs)), device=device, desc=f"{self.name} photos",
+                        progress=self.progress)
+        return search(queries, products, self.k_search, use_gpu=False)[1]
+
+    def __call__(self, model, device: str | torch.device = "cpu") -> RealPhotoEvaluation:
+        t0 = time.perf_counter()
+        topk = self.search(model, device)
+        per_photo = real_photo_per_photo(topk, self.target, self.coarse, self.ks)
+        metrics = real_photo_metrics(topk, self.target, self.coarse, self.ks)
+        metrics.update({"n_photos": int(len(self.target)), "n_products": int(len(self.product_images)),
+                        "eval_seconds": time.perf_counter() - t0})
+        logger.debug("%s: recall@1 %.4f over %d photos", self.name, metrics["recall@1"], len(self.target))
+        return RealPhotoEvaluation(topk, per_photo, metrics)

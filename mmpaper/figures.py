@@ -18,10 +18,12 @@ from typing import Callable
 import numpy as np
 
 from . import plots
+from .data.download import grocery_ready
 from .experiments import Experiment
-from .metrics import overlap
-from .paper import VARIANTS, VISUAL_VARIANTS, variant_label
+from .metrics import false_positive_kinds, overlap
+from .paper import MULTIMODAL, VARIANTS, VISUAL_VARIANTS, variant_label
 from .paths import benchmark_results
+from .realphotos import FOR_PRESET, KINDS, RealPhotoExperiment
 from .report import ensemble, records, tables, views
 
 FIGURES_DIR_ENV = "MMPAPER_FIGURES_DIR"
@@ -161,7 +163,9 @@ def net_examples(ex: Experiment, name: str = "4tmm-cat", base: str = "bibert", n
 
 
 def effects(ex: Experiment, metrics: tuple[str, ...]):
-    return plots.effects_vs_bibert(tables.effects_vs_bibert(ex), metrics)
+    """The multimodal rows minus BiBERT (CLIP, a calibrated baseline 30 points away, would squash their scale)."""
+    e = tables.effects_vs_bibert(ex)
+    return plots.effects_vs_bibert(e[e["variant"].isin(MULTIMODAL)], metrics)
 
 
 def overlap_distribution(ex: Experiment, names: list[str]):
@@ -200,6 +204,45 @@ def verdict_grid(ex: Experiment):
     return plots.verdict_grid(grid, ensemble.world_labels(record) if record else None)
 
 
+def real_photo_experiment(ex) -> RealPhotoExperiment:
+    """The real-photo runs a figure reads: the chapter section's (``book.open_real_photos``), or, for an
+    :class:`Experiment` (``python -m mmpaper figure``), those of its preset's config beside its runs."""
+    if isinstance(ex, RealPhotoExperiment):
+        return ex
+    if isinstance(getattr(ex, "experiment", None), RealPhotoExperiment):
+        return ex.experiment
+    return RealPhotoExperiment(FOR_PRESET.get(ex.preset.name, "cpu"), runs_dir=ex.runs_dir.parent)
+
+
+def real_photo_examples(ex, n_photos: int = 3, n_shown: int = 5, seed: int = 0):
+    """Test photos of the Grocery Store dataset with each model's top products (seed 0's runs), framed by what
+    they are. The photos are drawn at random (``seed``): one among those where the 3-tower has fewer gross false
+    positives in its top ``n_shown`` than image-to-image, one where it has more, the rest among all, so the
+    figure shows both ways the losses can go. Without the data: a panel saying so and how to fetch it."""
+    rp = real_photo_experiment(ex)
+    if grocery_ready(rp.data_dir, rp.manifest) is None:
+        return plots.absent_data(["The Grocery Store photos are not on this machine, so no photo is shown.",
+                                  f"Fetch them with: python -m mmpaper data grocery --dir {rp.data_dir}"])
+    runs = {kind: rp.result(kind, 0) for kind in KINDS}
+    cat = rp.catalog
+    rows = cat.photo_rows("test")
+    target = cat.photos["product_id"].to_numpy()[rows]
+    tops = {kind: run.topk() for kind, run in runs.items()}
+    gross = {kind: false_positive_kinds(t, target, cat.coarse, n_shown)["gross"] for kind, t in tops.items()}
+    diff = gross["img2img"] - gross["3tower"]
+    rng = np.random.default_rng(seed)
+    picks: list[int] = []
+    for pool in (np.flatnonzero(diff > 0), np.flatnonzero(diff < 0)) + (np.arange(len(rows)),) * n_photos:
+        pool = np.setdiff1d(pool, picks)
+        if len(picks) < n_photos and len(pool):
+            picks.append(int(rng.choice(pool)))
+    labels = {"img2img": "image-to-image", "3tower": "3-tower\n(+ alignment)"}
+    names = cat.products["name"].str.replace("-", " ").tolist()
+    photos = [{"model": labels[kind], "image": cat.photo_images[rows[i]], "target": int(target[i]),
+               "top": tops[kind][i]} for i in picks for kind in KINDS]
+    return plots.real_photo_grid(photos, cat.images, names, cat.coarse, n_shown)
+
+
 _VISUAL_NAMES = list(VISUAL_VARIANTS)
 _MULTIMODAL_NAMES = [n for n in VARIANTS if n != "bibert"]
 
@@ -226,14 +269,14 @@ FIGURES: dict[str, BookFigure] = {f.name: f for f in [
                "the paper's.", _three_vs_four),
     BookFigure("table2-recall-exact", "05_experiments", "each Table 2 row minus BiBERT: recall@100 and Exact, with "
                "95% intervals, beside the paper's",
-               "Two panels, one row per Table 2 model: left its recall@100 minus BiBERT's, right its Exact share "
-               "minus BiBERT's, in percentage points; ours a dot with its 95% interval, the paper's a hollow "
+               "Two panels, one row per multimodal Table 2 model: left its recall@100 minus BiBERT's, right its Exact "
+               "share minus BiBERT's, in percentage points; ours a dot with its 95% interval, the paper's a hollow "
                "diamond, a vertical line at zero.",
                lambda ex: effects(ex, ("R@100", "E"))),
     BookFigure("table2-label-mix", "05_experiments", "each Table 2 row minus BiBERT: Substitute, Complement and "
                "Irrelevant shares, with 95% intervals, beside the paper's",
-               "Three panels, one row per Table 2 model: its Substitute, Complement and Irrelevant shares minus "
-               "BiBERT's, in percentage points; ours a dot with its 95% interval, the paper's a hollow diamond.",
+               "Three panels, one row per multimodal Table 2 model: its Substitute, Complement and Irrelevant shares "
+               "minus BiBERT's, in percentage points; ours a dot with its 95% interval, the paper's a hollow diamond.",
                lambda ex: effects(ex, ("S", "C", "I"))),
     BookFigure("overlap", "06_net_matches", "per-query overlap with BiBERT's top-100 (Table 3 as distributions)",
                "Horizontal box plots, one per model, of how many of its top-100 products are also in BiBERT's "
@@ -259,6 +302,13 @@ FIGURES: dict[str, BookFigure] = {f.name: f for f in [
                "A grid with one row per claim and one column per world of the ensemble; each cell is green with a "
                "check mark where the claim holds, red with a cross where it does not, grey with a question mark where "
                "it is inconclusive, white for the claim set by the calibration.", verdict_grid),
+    BookFigure("real-photo-search", "07_visual_search", "real shopper photos (Grocery Store) and what each model "
+               "returns",
+               "Rows of real grocery-store photos, each beside the five catalog images that image-to-image matching "
+               "and the 3-tower model return for it, framed green for the photographed product, blue for another "
+               "product of the same kind and red for a product of another kind; when the data is not on the "
+               "machine, a panel saying so and how to fetch it.",
+               real_photo_examples),
     BookFigure("search-scaling", "09_benchmarks", "exact search time and share of the matmul peak against "
                "catalog size (recorded by make bench)",
                "Two line plots against the number of products on a log scale: left the exact top-100 search "
@@ -315,12 +365,17 @@ def show(name: str, ex):
     """Draw figure ``name`` in a chapter: glue it under its name for ``{glue:figure}`` and, in a book build,
     write ``<chapter>-<name>.png`` and ``.svg`` to the build's figures directory. Returns the figure."""
     import matplotlib.pyplot as plt  # the notebook's libraries: only when a chapter shows a figure
-    from IPython.display import Image
-    from myst_nb import glue
+    from IPython.display import Image, display
 
     spec = figure(name)
     fig = spec.draw(ex)
-    glue(name, Image(data=png_bytes(fig), format="png"), display=False)
+    image = Image(data=png_bytes(fig), format="png")
+    try:
+        from myst_nb import glue  # the book's tools (Jupyter Book): the chapter's {glue:figure} places it
+    except ImportError:  # Colab, or papermill without the book's tools: no directive will place it, so show it here
+        display(image)
+    else:
+        glue(name, image, display=False)
     directory = os.environ.get(FIGURES_DIR_ENV)
     if directory:
         for fmt in ("png", "svg"):

@@ -327,3 +327,48 @@ def distractor_preferred(queries: np.ndarray, products: np.ndarray, target: np.n
         out[keep] = s_distractor > s_target
         return out
     return float((s_distractor > s_target).mean()) if keep.any() else float("nan")
+
+
+# ------------------------------------------------------------------ real photos (the Grocery Store dataset)
+def false_positive_kinds(topk: np.ndarray, target: np.ndarray, coarse: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Per photo, what its top ``k`` holds: ``hit`` (1 when the photographed product is among them, else 0),
+    ``fine`` (how many are other products of the photographed product's coarse class: another apple for a Granny
+    Smith) and ``gross`` (how many are of another coarse class: a yoghurt for an apple); ``hit + fine + gross`` is
+    the number of filled slots. ``coarse`` is the coarse class of every product row; ``-1`` pads a short list."""
+    topk = _as_topk(topk)
+    target = np.asarray(target, dtype=np.int64)
+    coarse = np.asarray(coarse)
+    if len(target) != len(topk):
+        raise ValueError(f"{len(topk)} ranked lists but {len(target)} targets")
+    if not 1 <= k <= topk.shape[1]:
+        raise ValueError(f"k={k} must lie in 1..{topk.shape[1]} (the width of topk)")
+    top = topk[:, :k]
+    valid = top >= 0
+    same = (top == target[:, None]) & valid
+    same_coarse = (coarse[np.where(valid, top, 0)] == coarse[target][:, None]) & valid
+    return {"hit": same.any(1).astype(float), "fine": (same_coarse & ~same).sum(1).astype(float),
+            "gross": (valid & ~same_coarse).sum(1).astype(float)}
+
+
+def real_photo_per_photo(topk: np.ndarray, target: np.ndarray, coarse: np.ndarray,
+                         ks: tuple[int, ...] = (1, 5)) -> dict[str, np.ndarray]:
+    """Per photo, for each ``k``: ``recall@k`` (0/1), ``fine@k`` and ``gross@k`` (false positives of each kind among
+    the top ``k``, :func:`false_positive_kinds`). The paired bootstrap of the real-photo claim resamples these."""
+    out = {}
+    for k in ks:
+        kinds = false_positive_kinds(topk, target, coarse, k)
+        out[f"recall@{k}"], out[f"fine@{k}"], out[f"gross@{k}"] = kinds["hit"], kinds["fine"], kinds["gross"]
+    return out
+
+
+def real_photo_metrics(topk: np.ndarray, target: np.ndarray, coarse: np.ndarray,
+                       ks: tuple[int, ...] = (1, 5)) -> dict[str, float]:
+    """Recall@k of the photographed product and the fine and gross false-positive *rates* at k (false positives of
+    that kind per top-``k`` slot), means over photos."""
+    per_photo = real_photo_per_photo(topk, target, coarse, ks)
+    out = {}
+    for k in ks:
+        out[f"recall@{k}"] = float(per_photo[f"recall@{k}"].mean())
+        out[f"fine_fp@{k}"] = float(per_photo[f"fine@{k}"].mean() / k)
+        out[f"gross_fp@{k}"] = float(per_photo[f"gross@{k}"].mean() / k)
+    return out

@@ -248,6 +248,59 @@ def false_positive_examples(photos: list[dict], product_images, attributes: np.n
     return fig
 
 
+REAL_PHOTO_KINDS = {0: ("the photographed product", "#2ca02c"), 1: ("fine FP: same kind", "#1f77b4"),
+                    2: ("gross FP: another kind", "#d62728")}
+
+
+def real_photo_match_kinds(top: np.ndarray, target: int, coarse: np.ndarray) -> np.ndarray:
+    """What each returned product is to the photographed one: 0 the product itself, 1 a fine false positive
+    (another product of its coarse class), 2 a gross false positive (another coarse class)."""
+    top = np.asarray(top)
+    return np.where(top == target, 0, np.where(coarse[top] == coarse[target], 1, 2))
+
+
+def real_photo_grid(rows: list[dict], product_images, names: list[str], coarse: np.ndarray, n_shown: int = 5):
+    """Real query photos beside each model's top products, framed by what they are: the photographed product
+    (green), a fine false positive (blue: another product of its kind) or a gross one (red: another kind).
+    ``rows``: one dict per row, ``{"model", "image", "target", "top"}`` (the model's label, the photo, the
+    photographed product's row, the model's top product rows); ``names``: every product's name."""
+    with _style() as plt:
+        n_rows = len(rows)
+        fig, axes = plt.subplots(n_rows, n_shown + 2, figsize=(WIDTH_IN, 1.25 * n_rows + 0.55),
+                                 gridspec_kw={"width_ratios": [1.5, 1] + [1] * n_shown}, squeeze=False)
+        for r, row in enumerate(rows):
+            axes[r, 0].axis("off")
+            axes[r, 0].text(1.0, 0.5, row["model"], ha="right", va="center", fontsize=8,
+                            transform=axes[r, 0].transAxes)
+            ax = axes[r, 1]
+            ax.imshow(row["image"], interpolation="nearest")
+            _frame(ax, "black", 1.0)
+            ax.set_title(wrap(f"photo: {names[row['target']]}", 13, 2), fontsize=8, pad=2)
+            top = np.asarray(row["top"][:n_shown])
+            for j, (pid, kind) in enumerate(zip(top, real_photo_match_kinds(top, row["target"], coarse))):
+                ax = axes[r, j + 2]
+                ax.imshow(product_images[pid], interpolation="nearest")
+                colour = REAL_PHOTO_KINDS[int(kind)][1]
+                _frame(ax, colour)
+                ax.set_title(wrap(names[pid], 13, 2), fontsize=8, color=colour, pad=2)
+        from matplotlib.patches import Patch
+
+        fig.legend(handles=[Patch(facecolor="white", edgecolor=c, linewidth=3, label=t)
+                            for t, c in REAL_PHOTO_KINDS.values()], loc="lower center", ncol=3, frameon=False)
+        fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def absent_data(lines: list[str]):
+    """A panel that says, in words, why a figure of data that is not on this machine is missing, and what to do."""
+    with _style() as plt:
+        fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.2 + 0.3 * len(lines)))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "\n".join(lines), ha="center", va="center", fontsize=10, transform=ax.transAxes,
+                bbox={"boxstyle": "round", "facecolor": "#f4f4f4", "edgecolor": "#9a9a9a"})
+    return fig
+
+
 def visual_search_bars(t: pd.DataFrame, labels: dict[str, str]):
     """Recall@k and precision (left) and the false-positive rates (right) of each visual-search model, from the
     visual-search table (:func:`mmpaper.report.tables.visual_table`); ``labels`` name the models."""

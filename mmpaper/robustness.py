@@ -11,7 +11,7 @@ an ensemble and judges every claim in each world (``python -m mmpaper robustness
   (:func:`mmpaper.calibrate.calibrate` with ``fixed=``), on the corner's own calibration seed, scored on the two
   baselines only. Seen negatives touch no baseline, so the two corners that differ only in their source share one
   calibration (and one seed). No world is set by looking at an outcome.
-* **Consistency.** A world counts when its calibrated baselines lie within :data:`CONSISTENT` tolerance units of
+* **Consistency.** A world counts when its calibrated baselines lie within :data:`~mmpaper.paper.CONSISTENT` tolerance units of
   every target on its seed; a corner the search could not bring there is recorded and left out of "k of N".
 * **Each world runs the whole study** (every Table 2 row, the controls and the visual-search rows, on its seed),
   and every claim part's effect, interval and verdict is recorded.
@@ -30,18 +30,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import __version__
-from .calibrate import calibrate
+from .calibrate import STARTS, calibrate
 from .experiments import Experiment
 from .fsio import read_json, write_json
-from .paper import deviations
+from .paper import CONSISTENT, deviations
 from .paths import default_runs_dir, recorded_dir
 from .presets import preset as make_preset
 from .provenance import git_commit, machine
+from .report.records import load_calibration
 from .report.tables import claims as claim_table
 
 logger = logging.getLogger(__name__)
 
-CONSISTENT = 1.5  # tolerance units: the worst baseline deviation a world may have and count as baseline-consistent
 # The settings the two baselines do not pin down, each at two levels (names, then the setting's value). The levels
 # lie inside the calibration's own ranges (mmpaper.calibrate.SPACES), near their ends.
 FACTORS: dict[str, tuple[tuple[str, object], tuple[str, object]]] = {
@@ -110,7 +110,7 @@ def robustness(preset: str = "cpu", *, trials: int = 8, worlds: int | None = Non
             calibrations[corner.calibration] = calibrate(
                 preset, trials=trials, seeds=(corner.seed,), search_seeds=1, verify_top=1,
                 workdir=base / corner.calibration, out=base / corner.calibration / "calibration.json",
-                progress=progress, fixed=corner.calibration_fixed)
+                progress=progress, fixed=corner.calibration_fixed, starts=_starts(preset))
         cal = calibrations[corner.calibration]
         achieved = cal["achieved"][str(corner.seed)]
         dev = deviations(achieved)
@@ -137,6 +137,13 @@ def robustness(preset: str = "cpu", *, trials: int = 8, worlds: int | None = Non
     record["wall_seconds_this_call"] = round(time.perf_counter() - t_start, 1)
     write_json(out, record)
     return record
+
+
+def _starts(preset: str) -> tuple[dict, ...]:
+    """The corners' search starts where the book's own calibration ended (its chosen settings, the corner's held
+    ones overriding them), so a few trials suffice; the default first candidates when there is no record."""
+    record = load_calibration(make_preset(preset).world)
+    return (dict(record["chosen"]),) if record and record.get("chosen") else STARTS
 
 
 def _stage0_checkpoint(workdir: Path, seed: int) -> str:

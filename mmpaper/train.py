@@ -169,15 +169,21 @@ class CLIPPretrainSystem(ResumableSystem):
 
 class VisualSearchSystem(ResumableSystem):
     """Trains a visual-search model (KDD 2024) with its loss: image-to-image NT-Xent, plus, for the 3- and
-    4-tower models, the image-text alignment constraints against the product title (``alignment_loss``)."""
+    4-tower models, the image-text alignment constraints against the product title (``alignment_loss``).
+
+    ``validator`` (``validator(model, device) -> float``, e.g. recall@1 of validation photos) is logged as
+    ``val_recall`` after every epoch, for early stopping and the best-epoch checkpoint; None for no validation.
+    ``warmup`` (a share of the steps) switches on a linear warm-up then cosine decay of the learning rate; None
+    keeps it constant."""
 
     def __init__(self, model: VisualSearchModel, *, name: str = "visual-search", lr: float = 5e-4,
                  temperature: float = 0.05, w_product_image_text: float = 1.0, w_query_image_text: float = 1.0,
-                 w_query_text: float = 1.0):
+                 w_query_text: float = 1.0, validator: Callable | None = None, warmup: float | None = None):
         super().__init__()
         self.model, self.name, self.lr, self.temperature = model, name, lr, temperature
         self.weights = {"w_product_image_text": w_product_image_text, "w_query_image_text": w_query_image_text,
                         "w_query_text": w_query_text}
+        self.validator, self.warmup = validator, warmup
 
     def loss(self, batch) -> torch.Tensor:
         e = self.model.embeddings(batch)
@@ -192,11 +198,24 @@ class VisualSearchSystem(ResumableSystem):
         self.log("train_loss", loss, prog_bar=True, batch_size=batch["query_image"].shape[0])
         return loss
 
+    def on_train_epoch_end(self):
+        if self.validator is not None:
+            recall = float(self.validator(self.model, self.device)) if self.global_rank == 0 else 0.0
+            recall = float(self.trainer.strategy.broadcast(recall, src=0))
+            self.log("val_recall", recall, prog_bar=True, sync_dist=False, rank_zero_only=False)
+
     def configure_optimizers(self):
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
             raise ValueError(f"variant {self.name!r} has nothing to train (every part is frozen)")
-        return torch.optim.AdamW(params, lr=self.lr, weight_decay=0.05)
+        opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=0.05)
+        if self.warmup is None:
+            return opt
+        total = max(1, self.trainer.estimated_stepping_batches)
+        warm = max(1, int(self.warmup * total))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
 BEST = "best"  # the best-validation-recall checkpoint's file name (without .ckpt)

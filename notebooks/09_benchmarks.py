@@ -1,5 +1,9 @@
 # ---
 # jupyter:
+#   accelerator: GPU
+#   colab:
+#     gpuType: T4
+#     provenance: []
 #   jupytext:
 #     formats: ipynb,py:percent
 #     text_representation:
@@ -20,17 +24,31 @@
 # against a baseline measured in the same run.
 
 # %% tags=["hide-input", "hide-output"]
-# Colab setup: in Colab this installs the package with %pip (the book's own runs skip it). REPOSITORY and REF are
-# _config.yml's repository.url and repository.branch (tests/test_packaging.py keeps them equal); set MMPAPER_REF to
-# a tag or commit to pin another. A suitable preinstalled torch is kept, not reinstalled; FAISS is faiss-gpu-cu12
+# Colab setup: in Colab this installs the released package (the book's own runs skip it). REPOSITORY, TAG and COMMIT
+# are _config.yml's repository url, release_tag and release_commit (`python -m mmpaper pin-release` writes both;
+# tests/test_packaging.py keeps them equal). It fails closed: with no release named it installs nothing; the tag
+# must still point at COMMIT, and pip must have installed COMMIT. Only the package and its model and evaluation
+# dependencies are installed (not the book's tools); a suitable preinstalled torch is kept; FAISS is faiss-gpu-cu12
 # on a GPU runtime and faiss-cpu otherwise, never both. MMPAPER_COLAB=1 outside Colab prints the commands only.
 import os, sys
-REPOSITORY, REF = "https://github.com/mmpaper/mmpaper", "main"
+REPOSITORY, TAG, COMMIT = "", "", ""
 if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
-    import importlib.metadata as md, shutil, subprocess
+    import importlib, importlib.metadata as md, json, re, shutil, subprocess
     from packaging.requirements import Requirement
-    if "google.colab" in sys.modules:
+    placeholder = REPOSITORY.rstrip("/") == "https://github.com/mmpaper/mmpaper"  # no owner: anyone could take it
+    if placeholder or not (REPOSITORY.startswith("https://github.com/") and TAG and re.fullmatch("[0-9a-f]{40}", COMMIT)):
+        raise RuntimeError("This copy of the chapter names no released mmpaper, so it installs nothing. Run it from "
+                           "a copy of the source: pip install -e '.[book]', then make book or papermill.")
+    colab = "google.colab" in sys.modules
+    if colab:
         pip = lambda line: get_ipython().run_line_magic("pip", line)  # noqa: E731, F821 - %pip in the kernel
+        refs = subprocess.run(["git", "ls-remote", REPOSITORY, f"refs/tags/{TAG}", f"refs/tags/{TAG}^{{}}"],
+                              capture_output=True, text=True, timeout=120).stdout.split()
+        refs = dict(zip(refs[1::2], refs[::2]))
+        tagged = refs.get(f"refs/tags/{TAG}^{{}}", refs.get(f"refs/tags/{TAG}"))  # an annotated tag's commit
+        if tagged != COMMIT:
+            raise RuntimeError(f"{REPOSITORY} tag {TAG} points at {tagged or 'nothing'}, not at {COMMIT}: "
+                               "not installing")
     else:
         pip = lambda line: print("%pip", line)  # noqa: E731
     def present(req):
@@ -39,7 +57,12 @@ if "google.colab" in sys.modules or os.environ.get("MMPAPER_COLAB"):
         except md.PackageNotFoundError:
             return False
     gpu = bool(shutil.which("nvidia-smi")) and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
-    pip(f"install -q --no-deps mmpaper@git+{REPOSITORY}@{os.environ.get('MMPAPER_REF', REF)}")
+    pip(f"install -q --no-deps mmpaper@git+{REPOSITORY}@{COMMIT}")
+    importlib.invalidate_caches()
+    if colab:
+        url = json.loads(md.distribution("mmpaper").read_text("direct_url.json") or "{}")
+        if url.get("vcs_info", {}).get("commit_id") != COMMIT:
+            raise RuntimeError(f"pip installed {url.get('vcs_info', {}).get('commit_id')}, not {COMMIT}")
     reqs = [Requirement(r) for r in md.requires("mmpaper")]
     faiss = next(r for r in reqs if r.name.startswith("faiss") and r.marker and r.marker.evaluate({"extra": "gpu"})) \
         if gpu else next(r for r in reqs if r.name == "faiss-cpu" and not r.marker)
@@ -65,7 +88,7 @@ import torch
 import faiss
 from IPython.display import Markdown, display
 from mmpaper import figures
-from mmpaper.paths import ROOT
+from mmpaper.paths import benchmark_results
 from mmpaper.report import narrative, views
 from mmpaper.retrieval import chunked_torch_topk, search
 if preset == "smoke":
@@ -122,7 +145,7 @@ display(views.for_people(live, 3, index=True))
 # machine and the date it ran on.
 
 # %% tags=["hide-input"]
-results = ROOT / "benchmarks" / "results"
+results = benchmark_results()  # the checkout's benchmarks/results, or the copy the wheel ships
 found = {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("*.json"))}
 
 

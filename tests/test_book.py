@@ -327,3 +327,28 @@ def test_figure_command_lists_names_and_rejects_bad_ones(capsys):
     assert err.startswith("mmpaper: error: figure: unknown figure 'no-such-figure'") and "\n" not in err
     assert main(["figure", "overlap", "--out", "x.gif", "--preset", "smoke"]) == 2
     assert "must end in one of" in capsys.readouterr().err
+
+
+def test_every_markdown_table_row_is_one_line():
+    """A table row broken over two lines renders as a paragraph (the data card's purchases row once did)."""
+    from mmpaper.paths import ROOT
+
+    for page in [*sorted((ROOT / "book").glob("*.md")), *sorted((ROOT / "data_cards").glob("*.md"))]:
+        lines = page.read_text().splitlines()
+        in_table = False
+        for i, line in enumerate(lines):
+            if line.startswith("|"):
+                in_table = True
+                assert line.rstrip().endswith("|"), f"{page.name}:{i + 1}: a table row that does not end its line"
+            elif in_table:
+                assert not line.strip() or not line.startswith((" ", "\t")), f"{page.name}:{i + 1}: a row's tail"
+                in_table = False
+
+
+def test_the_intro_links_every_chapter_and_the_glossary():
+    from mmpaper.paths import ROOT
+
+    intro = (ROOT / "book" / "intro.md").read_text()
+    for chapter in chapters():
+        assert f"{{doc}}`../notebooks/{chapter.stem}`" in intro, chapter.stem
+    assert "{doc}`glossary`" in intro and "_generated/at_a_glance.md" in intro

@@ -98,3 +98,88 @@ def test_second_build_with_nothing_changed_executes_nothing(smoke_book):
     assert all(s and s["preset"] == "smoke" for s in stamps.values())
     assert json.dumps(stamps) == json.dumps({c.stem: read_stamp(out / "src" / "notebooks" / f"{c.stem}.stamp")
                                              for c in chapters()})
+
+
+# ------------------------------------------------------------------------------------ launch buttons (issue 24)
+COLAB = "colab.research.google.com"
+
+
+def _header_links(page: Path) -> list[str]:
+    soup = _soup(page)
+    header = soup.find(class_="article-header-buttons") or soup
+    return [a.get("href", "") for a in header.find_all("a")]
+
+
+def test_with_no_repository_named_the_book_has_no_buttons_no_install_cell_and_says_how_to_run_locally(smoke_book):
+    """The state of a fresh clone: nothing points at any repository, least of all the placeholder."""
+    html = Path(smoke_book)
+    for page in book_pages(html):
+        text = page.read_text()
+        assert COLAB not in text and "github.com/mmpaper/mmpaper" not in text, page.name
+        assert not [h for h in _header_links(page) if "github.com" in h], page.name
+    for src in chapters():
+        soup = _soup(html / "notebooks" / f"{src.stem}.html")
+        article = soup.find("article")
+        note = article.find(class_="admonition")
+        assert note and "Run this chapter" in note.get_text() and "names no repository yet" in note.get_text()
+        assert f"papermill notebooks/{src.stem}.ipynb" in note.get_text(), src.stem
+        assert "REPOSITORY, TAG, COMMIT" not in article.get_text() and "git+" not in article.get_text(), src.stem
+        assert "launch-buttons" not in str(soup.find(class_="article-header-buttons")), src.stem
+
+
+def test_a_pinned_release_renders_colab_buttons_at_the_build_commit(smoke_book, tmp_path):
+    """The same executed chapters rendered again with a release pinned (what pin-release writes) and a clean build
+    commit: Colab opens each chapter at that commit, the repository and issues buttons point at the repository,
+    and the install cell is there with the release. Only the render is repeated (the chapters' execution is the
+    smoke book's), which keeps this test to the time of one Jupyter Book run."""
+    import importlib
+    import shutil
+
+    import nbformat
+    import yaml
+
+    from mmpaper.book import launch
+    from mmpaper.paths import ROOT
+
+    build = importlib.import_module("mmpaper.book.build")
+    url, tag, commit, built = "https://github.com/Someone/mmpaper", "v0.3.0", "a" * 40, "b" * 40
+    release = launch.Release(url, tag, commit)
+    stage = tmp_path / "src"
+    shutil.copytree(Path(smoke_book).parents[1] / "src", stage)
+    config = launch.book_config(yaml.safe_load((ROOT / "_config.yml").read_text()), release, built)
+    (stage / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    for src in chapters():  # what pin-release does to the sources, done to the executed copies
+        target = stage / "notebooks" / f"{src.stem}.ipynb"
+        nb = nbformat.read(target, as_version=4)
+        for cell in nb.cells:
+            cell.source = launch.CELL_LINE.sub(f'REPOSITORY, TAG, COMMIT = "{url}", "{tag}", "{commit}"', cell.source)
+        nbformat.write(nb, target)
+    build.stage_notes(stage, release, built)
+    html = build.render(stage, tmp_path)
+    for src in chapters():
+        page = html / "notebooks" / f"{src.stem}.html"
+        links = _header_links(page)
+        assert f"https://{COLAB}/github/Someone/mmpaper/blob/{built}/notebooks/{src.stem}.ipynb" in links, src.stem
+        assert url in links and any(h.startswith(f"{url}/issues") for h in links), src.stem
+        article = _soup(page).find("article")
+        assert f'"{url}", "{tag}", "{commit}"' in article.get_text()        # the install cell, hidden but there
+        assert f"installs mmpaper {tag} (commit {commit[:12]})" in article.find(class_="admonition").get_text()
+        assert "blob/main" not in page.read_text()
+    intro = (html / "book" / "intro.html").read_text()
+    assert COLAB not in intro                                                  # a page, not a notebook: no Colab
+
+
+def test_status_page_lists_the_machine_and_every_declared_packages_version(smoke_book):
+    from importlib import metadata
+
+    from mmpaper.book.build import declared_packages
+
+    soup = _soup(Path(smoke_book) / "book" / "status.html")
+    text = " ".join(soup.find("article").get_text(" ").split())
+    assert "Machine" in text and "CPU cores" in text and "Python " in text and "Built from commit" in text
+    tables = soup.find("article").find_all("table")
+    versions = {tr.find_all("td")[0].get_text(strip=True): [td.get_text(strip=True) for td in tr.find_all("td")]
+                for tr in tables[-1].find_all("tr") if tr.find_all("td")}
+    assert set(versions) == set(declared_packages())
+    assert versions["torch"][1] == metadata.version("torch") and versions["papermill"][1] == metadata.version("papermill")
+    assert all(row[2] != "—" for row in versions.values()), "every declared package has a pin in requirements.lock"

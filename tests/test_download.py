@@ -302,13 +302,14 @@ def test_cli_data_esci_and_status(published, tmp_path, capsys):
         {"name": e.name, "dataset": e.dataset, "url": e.url, "columns": list(e.columns),
          "versions": [{"size": v.size, "sha256": v.sha256} for v in e.versions]} for e in manifest]}))
     target = tmp_path / "data"
-    assert main(["data", "status", "--dir", str(target), "--manifest", str(manifest_path)]) == 1
+    assert main(["data", "status", "--dir", str(target), "--manifest", str(manifest_path), "--dataset", "esci"]) == 1
     assert "0 of 5 files ready" in capsys.readouterr().out
     with Server(files) as server:
         assert main(["data", "esci", "--dir", str(target), "--no-sqid", "--mirror", server.url + "/raw",
                      "--manifest", str(manifest_path), "--quiet"]) == 0
     assert sorted(p.name for p in target.iterdir()) == sorted(ESCI_FILES.values())
-    assert main(["data", "status", "--dir", str(target), "--no-sqid", "--manifest", str(manifest_path)]) == 0
+    assert main(["data", "status", "--dir", str(target), "--no-sqid", "--manifest", str(manifest_path),
+                 "--dataset", "esci"]) == 0
     assert "2 of 2 files ready" in capsys.readouterr().out
     assert main(["data", "esci", "--dir", str(target), "--mirror", "http://127.0.0.1:9",
                  "--manifest", str(manifest_path), "--quiet", "--retries", "0"]) == 2

@@ -94,3 +94,14 @@ def test_clip_overlaps_least_only_beyond_a_tie():
     text = narrative.net_matches_text(t3, t4, t2, 100)
     assert "CLIP overlaps least" not in text and "not clearly the least overlapping" in text
     assert np.isclose(t3["mean"].min(), 20.0)
+
+
+def test_the_same_baseline_row_twice_is_labelled_and_its_difference_explained():
+    t2 = pd.DataFrame({c: [76.6, 51.0] for c in COLS}, index=["bibert", "clip"])
+    record = {"machine": "Xeon A, 2 CPU cores", "created": "2026-11-22T10:00:00",
+              "achieved": {"0": {"bibert": dict(zip(COLS, [76.6] * 5)), "clip": dict(zip(COLS, [51.2] * 5))}}}
+    text = narrative.record_vs_build_text(record, t2, 0, "Xeon B, 16 CPU cores")
+    assert "Xeon A" in text and "Xeon B" in text and "differ by up to 0.2 points" in text
+    assert "CLIP (zero-shot) R@100: 51.0 here, 51.2 there" in text
+    record["achieved"]["0"]["clip"] = dict(zip(COLS, [51.0] * 5))
+    assert "equal the calibration record's seed-0 rows" in narrative.record_vs_build_text(record, t2, 0, "Xeon B")

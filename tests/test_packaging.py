@@ -1,4 +1,6 @@
-"""The conda environment and pyproject.toml list the same dependencies."""
+"""Packaging: the conda environment, the lock and pyproject.toml agree; the Python versions are told the same way
+everywhere; the dependencies resolve for Colab's Python; the wheel lists every package and ships the recorded
+results; the chapters' Colab cell installs only a pinned release and fails closed."""
 import re
 import tomllib
 from pathlib import Path
@@ -13,24 +15,97 @@ def _name(req: str) -> str:
     return re.split(r"[<>=!~\[ ;]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
-def test_environment_yml_agrees_with_pyproject():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+def _project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def test_environment_yml_agrees_with_pyproject_and_has_the_book_and_test_extras():
+    project = _project()
+    deps = project["dependencies"] + project["optional-dependencies"]["book"] + project["optional-dependencies"]["dev"]
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["name"] and env["channels"] == ["conda-forge"]
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    assert "pip" in conda                                    # conda needs pip listed to run the pip section
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert pip[-1] == "-e ."
     pip = [d for d in pip if not d.startswith("-e")]
     assert {_name(d): d.replace(" ", "") for d in pip} == {_name(d): d.replace(" ", "") for d in deps}
+    assert {"pytest", "papermill", "jupyter-book"} <= {_name(d) for d in pip}
 
 
-def test_ci_runs_the_readme_test_command():
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
+def test_the_book_tools_are_an_extra_not_what_a_chapter_needs():
+    project = _project()
+    runtime = {_name(d) for d in project["dependencies"]}
+    book = {_name(d) for d in project["optional-dependencies"]["book"]}
+    assert {"papermill", "jupytext", "jupyter-book", "django-static-mathjax", "ghp-import"} <= book
+    assert not runtime & (book | {"pytest", "sphinx", "optuna-dashboard"})
+    assert {"torch", "faiss-cpu", "open-clip-torch", "pytorch-lightning", "ipython", "pyyaml"} <= runtime
+
+
+# ------------------------------------------------------------------------------------- Python versions
+def test_python_versions_are_told_the_same_way_everywhere():
+    """requires-python, the classifiers, environment.yml and the README say 3.11 to 3.13 (no 3.10 interpreter
+    can run the tests here, so none is claimed)."""
+    project = _project()
+    assert project["requires-python"] == ">=3.11,<3.14"
+    classified = sorted(c.rsplit(":: ", 1)[1] for c in project["classifiers"]
+                        if c.startswith("Programming Language :: Python :: 3."))
+    assert classified == ["3.11", "3.12", "3.13"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert "python>=3.11,<3.14" in env["dependencies"]
+    readme = (ROOT / "README.md").read_text()
+    assert "Python 3.11–3.13" in readme and "3.10" not in readme
+
+
+# ------------------------------------------------------------------------------------------- the lock
+def _lock() -> dict[str, list[tuple[str, str]]]:
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if line and not line.startswith("#"):
+            req, _, marker = line.partition(";")
+            name, _, version = req.strip().partition("==")
+            assert version, f"requirements.lock: {line!r} is not an exact pin"
+            pins.setdefault(name.lower().replace("_", "-"), []).append((version.strip(), marker.strip()))
+    return pins
+
+
+def test_the_lock_pins_every_declared_package_within_its_range():
+    from packaging.requirements import Requirement
+
+    project = _project()
+    pins = _lock()
+    for req in map(Requirement, project["dependencies"] + project["optional-dependencies"]["book"]
+                   + project["optional-dependencies"]["dev"]):
+        name = req.name.lower().replace("_", "-")
+        assert name in pins, f"requirements.lock has no pin for {name} (make lock)"
+        for version, _ in pins[name]:
+            assert req.specifier.contains(version, prereleases=True), f"{name}=={version} is outside {req.specifier}"
+    assert dict(pins["torch"])["2.14.1"] == "" and "torchvision" in pins   # pinned together, every platform
+    assert "mmpaper" not in pins
+
+
+def test_make_book_and_make_test_install_from_the_lock():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "LOCK ?= requirements.lock" in makefile and "pip install -q -r $(LOCK)" in makefile
+    assert "$(STAMP): pyproject.toml $(LOCK)" in makefile
+    assert "uv pip compile pyproject.toml --extra book --extra dev --universal" in makefile
+
+
+def test_ci_runs_the_readme_test_command_the_wheel_test_and_the_workflow_checks():
+    ci = (ROOT / ".ci" / "run").read_text()
+    for command in ("make test", "make test-py313", "make check-workflows", "make test-wheel"):
+        assert f"\n{command}" in ci, command
     readme = (ROOT / "README.md").read_text()
     assert "make book" in readme and "make test" in readme
+    makefile = (ROOT / "Makefile").read_text()
+    assert 'pytest -q -m network tests/test_packaging.py -k "3.13"' in makefile   # both the CPU and the GPU set
 
 
-# ------------------------------------------------------------------------------------- Python 3.10 to 3.13
+# ------------------------------------------------------------------------------------- Python 3.11 to 3.13
 def _requirements(extra_gpu: bool = False) -> list[str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    deps = project["dependencies"] + project["optional-dependencies"]["dev"]
+    project = _project()
+    deps = project["dependencies"] + project["optional-dependencies"]["book"] + project["optional-dependencies"]["dev"]
     if extra_gpu:  # what the Colab cell installs on a GPU runtime: faiss-gpu instead of faiss-cpu
         deps = [d for d in deps if _name(d) != "faiss-cpu"] + project["optional-dependencies"]["gpu"]
     return deps
@@ -47,7 +122,7 @@ def _registry_reachable() -> str | None:
 
 
 @pytest.mark.network
-@pytest.mark.parametrize("python,gpu", [("3.10", False), ("3.13", False), ("3.13", True)])
+@pytest.mark.parametrize("python,gpu", [("3.11", False), ("3.13", False), ("3.13", True)])
 def test_every_dependency_resolves_as_wheels_for(python, gpu, tmp_path):
     """pip resolves the whole dependency set (dev extra included) to binary wheels for CPython ``python`` on this
     platform; there is no such interpreter here, so this is a dry run (pip < 24 wants --target with
@@ -74,6 +149,9 @@ def test_every_dependency_resolves_as_wheels_for(python, gpu, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------- Colab
+URL, TAG, COMMIT = "https://github.com/someone/mmpaper", "v0.3.0", "0123456789abcdef0123456789abcdef01234567"
+
+
 def _config() -> dict:
     return yaml.safe_load((ROOT / "_config.yml").read_text())
 
@@ -89,23 +167,52 @@ def _colab_cells() -> dict[str, str]:
     return out
 
 
-def test_every_chapter_has_the_same_colab_cell_installing_from_config_repository():
+def test_every_chapter_has_the_same_colab_cell_naming_the_configured_release():
+    from mmpaper.book.launch import CELL_LINE
+
     cells = _colab_cells()
     assert len(cells) >= 9 and len(set(cells.values())) == 1, "the chapters' Colab cells differ"
     source = next(iter(cells.values()))
     repo = _config()["repository"]
-    match = re.search(r'^REPOSITORY, REF = "([^"]+)", "([^"]+)"$', source, re.M)
-    assert match and match.groups() == (repo["url"], repo["branch"]), \
-        f"Colab cell installs from {match and match.groups()}, _config.yml names {repo['url']} at {repo['branch']}"
-    assert "-e " not in source and "--editable" not in source       # Colab needs a restart after -e
+    match = CELL_LINE.search(source)
+    assert match and match.groups() == (repo["url"], repo["release_tag"], repo["release_commit"]), \
+        f"the Colab cell names {match and match.groups()}, _config.yml {repo}: python -m mmpaper pin-release"
+    installs = re.findall(r'pip\(f?"(install[^"]*)"', source)
+    assert installs and not any("-e " in i or "--editable" in i for i in installs)  # Colab needs a restart after -e
     assert 'run_line_magic("pip"' in source and "subprocess.run([sys.executable" not in source
+    assert "@{COMMIT}" in source and "main" not in source          # an immutable ref, never a branch
 
 
-def _run_colab_cell(monkeypatch, tmp_path, *, gpu: bool, colab: bool = True, env=None):
-    """Execute the Colab cell with a stand-in IPython that records each %pip line instead of running it."""
+def test_no_repository_is_named_yet_so_nothing_points_at_the_placeholder():
+    """Until a real owner exists the book names no repository: no file of the book points at the placeholder."""
+    from mmpaper.book.launch import PLACEHOLDERS, read_release
+
+    assert read_release().url == "" and _config()["repository"]["url"] == ""
+    for path in [ROOT / "_config.yml", ROOT / "README.md", *sorted((ROOT / "notebooks").glob("*.py")),
+                 *sorted((ROOT / "book").glob("*.md"))]:
+        for placeholder in PLACEHOLDERS:
+            assert placeholder.split("//")[1] + "/" not in path.read_text(), f"{path.name} links the placeholder"
+
+
+def _installed_requires() -> list[str]:
+    """What pip writes as mmpaper's Requires-Dist when it installs this checkout (extras behind markers)."""
+    project = _project()
+    return project["dependencies"] + [f'{r} ; extra == "{extra}"' for extra, reqs in
+                                      project["optional-dependencies"].items() for r in reqs]
+
+
+def _run_colab_cell(monkeypatch, tmp_path, *, gpu: bool, colab: bool = True, env=None, pinned=True,
+                    tagged=COMMIT, installed=COMMIT, url=URL):
+    """Execute the Colab cell with a stand-in IPython that records each %pip line instead of running it, a
+    stand-in git whose ls-remote says the tag points at ``tagged``, and pip's record saying it installed
+    ``installed``; ``pinned`` names the release (URL, TAG, COMMIT) the way pin-release writes it."""
+    import importlib.metadata
+    import json
     import os
     import sys
     import types
+
+    from mmpaper.book.launch import CELL_LINE
 
     calls = []
     bin_dir = tmp_path / ("gpu-bin" if gpu else "bin")
@@ -114,37 +221,76 @@ def _run_colab_cell(monkeypatch, tmp_path, *, gpu: bool, colab: bool = True, env
         smi = bin_dir / "nvidia-smi"
         smi.write_text("#!/bin/sh\necho 'GPU 0: Tesla T4'\n")
         smi.chmod(0o755)
+    git = bin_dir / "git"
+    git.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'git.log'}\n"
+                   f"printf 'ffffffffffffffffffffffffffffffffffffffff\\trefs/tags/{TAG}\\n"
+                   f"{tagged}\\trefs/tags/{TAG}^{{}}\\n'\n")
+    git.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
     monkeypatch.delenv("MMPAPER_COLAB", raising=False)
-    monkeypatch.delenv("MMPAPER_REF", raising=False)
     for key, value in (env or {}).items():
         monkeypatch.setenv(key, value)
     if colab:
         monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    real_distribution = importlib.metadata.distribution
+    record = types.SimpleNamespace(read_text=lambda name: json.dumps(
+        {"url": URL, "vcs_info": {"vcs": "git", "commit_id": installed}}) if name == "direct_url.json" else None)
+    monkeypatch.setattr(importlib.metadata, "distribution",
+                        lambda name: record if name == "mmpaper" else real_distribution(name))
+    monkeypatch.setattr(importlib.metadata, "requires",
+                        lambda name: _installed_requires() if name == "mmpaper" else [])
     shell = types.SimpleNamespace(run_line_magic=lambda magic, line: calls.append((magic, line)))
-    exec(compile(next(iter(_colab_cells().values())), "colab_cell", "exec"), {"get_ipython": lambda: shell})
+    source = next(iter(_colab_cells().values()))
+    if pinned:
+        source = CELL_LINE.sub(f'REPOSITORY, TAG, COMMIT = "{url}", "{TAG}", "{COMMIT}"', source)
+    exec(compile(source, "colab_cell", "exec"), {"get_ipython": lambda: shell})
     assert os.environ["PATH"] == str(bin_dir)
     return calls
 
 
-def test_colab_cell_on_a_gpu_runtime_installs_faiss_gpu_only_and_keeps_torch(monkeypatch, tmp_path):
+def test_colab_cell_with_no_release_named_installs_nothing_and_says_how_to_run_locally(monkeypatch, tmp_path):
+    calls = []
+    with pytest.raises(RuntimeError, match=r"names no released mmpaper, so it installs nothing.*make book"):
+        calls = _run_colab_cell(monkeypatch, tmp_path, gpu=False, pinned=False)
+    assert calls == [] and not (tmp_path / "git.log").exists()
+
+
+def test_colab_cell_refuses_the_placeholder_repository_whatever_its_line_says(monkeypatch, tmp_path):
+    from mmpaper.book.launch import PLACEHOLDERS
+
+    for placeholder in PLACEHOLDERS:
+        with pytest.raises(RuntimeError, match="installs nothing"):
+            _run_colab_cell(monkeypatch, tmp_path, gpu=False, url=placeholder)
+    assert not (tmp_path / "git.log").exists()
+
+
+def test_colab_cell_refuses_a_tag_that_no_longer_points_at_the_release(monkeypatch, tmp_path):
+    with pytest.raises(RuntimeError, match=f"tag {TAG} points at 9+, not at {COMMIT}: not installing"):
+        _run_colab_cell(monkeypatch, tmp_path, gpu=False, tagged="9" * 40)
+    assert f"ls-remote {URL} refs/tags/{TAG}" in (tmp_path / "git.log").read_text()
+
+
+def test_colab_cell_refuses_what_pip_installed_when_it_is_another_commit(monkeypatch, tmp_path):
+    with pytest.raises(RuntimeError, match=f"pip installed a+, not {COMMIT}"):
+        _run_colab_cell(monkeypatch, tmp_path, gpu=False, installed="a" * 40)
+
+
+def test_colab_cell_on_a_gpu_runtime_installs_the_pinned_commit_faiss_gpu_only_and_keeps_torch(monkeypatch, tmp_path):
     calls = _run_colab_cell(monkeypatch, tmp_path, gpu=True)
-    repo = _config()["repository"]
-    assert calls[0] == ("pip", f"install -q --no-deps mmpaper@git+{repo['url']}@{repo['branch']}")
+    assert calls[0] == ("pip", f"install -q --no-deps mmpaper@git+{URL}@{COMMIT}")
     lines = [line for magic, line in calls]
     assert "uninstall -q -y faiss-cpu" in lines                      # faiss-cpu is installed here: it goes
     install = lines[-1]
-    # the gpu extra of the installed package's metadata (in Colab the fresh install: pyproject's faiss-gpu)
-    import importlib.metadata
-
-    gpu_faiss = next(r for r in importlib.metadata.requires("mmpaper") if 'extra == "gpu"' in r).split(";")[0]
+    gpu_faiss = _project()["optional-dependencies"]["gpu"][0]
     assert install.startswith("install -q ") and f'"{gpu_faiss}"' in install and "faiss-cpu" not in install
     assert '"torch' not in install                                 # the torch already here satisfies >=2.4
+    for tool in ("papermill", "jupyter-book", "jupytext", "pytest", "ghp-import"):   # the book's tools stay out
+        assert f'"{tool}' not in install, tool
 
 
-def test_colab_cell_on_a_cpu_runtime_installs_faiss_cpu_and_can_be_pinned(monkeypatch, tmp_path):
-    calls = _run_colab_cell(monkeypatch, tmp_path, gpu=False, env={"MMPAPER_REF": "v1.0"})
-    assert calls[0][1].endswith("@v1.0")
+def test_colab_cell_on_a_cpu_runtime_installs_faiss_cpu(monkeypatch, tmp_path):
+    calls = _run_colab_cell(monkeypatch, tmp_path, gpu=False)
+    assert calls[0][1].endswith(f"@{COMMIT}")
     assert not any("uninstall" in line for _, line in calls)
     assert '"faiss-cpu>=' in calls[-1][1] and "faiss-gpu" not in calls[-1][1]
 
@@ -162,7 +308,16 @@ def test_colab_cell_does_nothing_outside_colab_and_only_prints_when_simulated(mo
     assert capsys.readouterr().out == ""
     assert _run_colab_cell(monkeypatch, tmp_path, gpu=False, colab=False, env={"MMPAPER_COLAB": "1"}) == []
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0].startswith("%pip install -q --no-deps mmpaper@git+") and "faiss-cpu" in printed[-1]
+    assert printed[0] == f"%pip install -q --no-deps mmpaper@git+{URL}@{COMMIT}" and "faiss-cpu" in printed[-1]
+    assert not (tmp_path / "git.log").exists()                     # a simulation asks no remote
+
+
+def test_notebooks_ask_colab_for_a_gpu_runtime():
+    import json
+
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        meta = json.loads(path.read_text())["metadata"]
+        assert meta.get("accelerator") == "GPU" and meta["colab"]["gpuType"], path.name
 
 
 def test_open_experiment_in_colab_says_what_trains_then_trains_only_the_chapters_runs(monkeypatch, tmp_path, capsys):
@@ -210,3 +365,36 @@ def test_the_esci_manifest_ships_with_the_package():
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "esci_manifest.json" in package_data["mmpaper.data"]
     assert (ROOT / "mmpaper" / "data" / "esci_manifest.json").is_file()
+
+
+# ------------------------------------------------------------------------------- what the wheel carries
+def test_the_wheel_lists_every_package_and_ships_the_recorded_results_from_where_they_are_kept():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = set(setuptools["packages"])
+    code = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "mmpaper").rglob("__init__.py")}
+    assert code <= packages, f"packages missing from pyproject.toml: {code - packages}"
+    mapped = setuptools["package-dir"]
+    assert packages - code == set(mapped) == {"mmpaper.recorded.seed_sweeps", "mmpaper.recorded.benchmarks",
+                                             "mmpaper.recorded.calibration"}
+    for package, folder in mapped.items():
+        patterns = setuptools["package-data"][package]
+        assert all(list((ROOT / folder).glob(pattern)) for pattern in patterns), (package, folder, patterns)
+
+
+def test_recorded_results_are_read_from_the_checkout_or_else_from_the_package(monkeypatch, tmp_path):
+    from mmpaper import paths
+
+    assert paths.in_checkout()
+    assert paths.recorded_dir() == ROOT / "book" / "recorded"
+    assert paths.benchmark_results() == ROOT / "benchmarks" / "results"
+    assert paths.calibration_record("cpu") == ROOT / "data_cards" / "calibration_cpu.json"
+    monkeypatch.setattr(paths, "ROOT", tmp_path / "site-packages")   # an installed wheel: no checkout around it
+    assert not paths.in_checkout()
+    assert paths.recorded_dir() == paths.PACKAGE / "recorded" / "seed_sweeps"
+    assert paths.benchmark_results() == paths.PACKAGE / "recorded" / "benchmarks"
+    assert paths.calibration_record("cpu") == paths.PACKAGE / "recorded" / "calibration" / "calibration_cpu.json"
+
+
+def test_chapter_nine_reads_the_benchmarks_through_mmpaper_paths():
+    source = (ROOT / "notebooks" / "09_benchmarks.py").read_text()
+    assert "benchmark_results()" in source and 'ROOT / "benchmarks"' not in source

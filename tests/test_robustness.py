@@ -1,8 +1,6 @@
 """The ensemble of baseline-consistent worlds (mmpaper.robustness) and how the report reads it."""
 import json
 
-import pandas as pd
-import pytest
 
 from mmpaper.report import ensemble, narrative
 from mmpaper.robustness import FACTORS, corners

@@ -7,7 +7,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
 
 from mmpaper.rundirs import RunDir, list_runs
 

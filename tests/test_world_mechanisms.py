@@ -143,3 +143,18 @@ def test_regime_figures_hand_worked():
     assert r.iloc[3] == 100.0                     # every eval purchase is in its category's top 5
     assert r.iloc[4] == 50.0                      # query 0 asks for a colour, query 1 does not
     assert r.iloc[5] == 0.0                       # query 0's eval purchase (product 1) does not state it
+
+
+def test_the_data_card_names_every_mechanism_with_the_cpu_worlds_value():
+    from mmpaper.data.world import MECHANISMS
+    from mmpaper.paths import ROOT
+
+    card = (ROOT / "data_cards" / "synthetic_world.md").read_text()
+    cpu = WORLD_PRESETS["cpu"]
+    rows = {line.split("|")[1].strip().strip("`"): line for line in card.splitlines() if line.startswith("| `")}
+    for name in MECHANISMS:
+        assert name in rows, f"the data card's mechanism table has no row for {name}"
+        value = getattr(cpu, name)
+        cells = [c.strip() for c in rows[name].split("|")]
+        shown = value if isinstance(value, str) else f"{value:g}"
+        assert shown in cells, f"{name}: the card says {cells[3]!r}, the cpu world has {shown}"

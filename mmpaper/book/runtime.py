@@ -3,16 +3,21 @@ trained or reused) and, in Colab, what will train and for about how long. What t
 chapter shows."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
-
+from ..data.download import GROCERY_DIR, grocery_ready
 from ..experiments import Experiment
-from ..logs import quiet_libraries
+from ..logs import quiet_libraries, set_level
 from ..paper import variant, variant_names
+from ..realphotos import FOR_PRESET, KINDS, SEEDS, RealPhotoExperiment
+from ..realphotos_sweep import RealPhotoStudy, real_photo_study
+from ..report.records import load_real_photo_record
 
 
 # Seconds each stage took (training + evaluation), measured on this project's 2-core CPU machine: the cpu preset
@@ -109,3 +114,52 @@ def open_experiment(preset: str = "cpu", runs_dir: str | Path | None = None, var
     return ex
 
 
+
+
+# ---------------------------------------------------------------------------------- real photos (Grocery Store)
+@dataclass
+class RealPhotoSection:
+    """What the visual-search chapter's real-photo section shows: whether the verified data is here, the live
+    study (seed 0, and any other seed already finished) when it is, and the recorded study either way."""
+
+    experiment: RealPhotoExperiment
+    available: bool
+    record: dict | None                  # book/recorded/grocery_visual_search.json
+    study: RealPhotoStudy | None = None  # this machine's runs
+
+    @property
+    def live_seeds(self) -> list[int]:
+        return list(self.study.record["seeds"]) if self.study else []
+
+    @property
+    def result(self) -> dict | None:
+        """The record the verdict is read from: the live study when it has at least the recorded seeds, else the
+        recorded one (the three-seed study outweighs one seed trained by the build)."""
+        live = self.study.record if self.study else None
+        if live is not None and (self.record is None or len(live["seeds"]) >= len(self.record["seeds"])):
+            return live
+        return self.record or live
+
+
+def real_photo_config_for(preset: str) -> str:
+    return "colab" if in_colab() and preset == "cpu" else FOR_PRESET.get(preset, "cpu")
+
+
+def open_real_photos(preset: str = "cpu", runs_dir: str | Path | None = None, data_dir: str | Path | None = None,
+                     seeds: list[int] | None = None) -> RealPhotoSection:
+    """The real-photo section's set-up. With the verified Grocery Store data in ``data_dir`` (default
+    ``data/grocery``): seed 0's two models trained, or reused from their run directories (the book build trains
+    them before the chapters run), plus every other seed whose runs are finished — never more training than one
+    seed, so a cold build stays in its budget. Without the data nothing trains. The recorded study is read either
+    way."""
+    if not in_colab():  # the book's own runs: what the section shows is its tables, not the library's notes
+        set_level(logging.WARNING)
+    ex = RealPhotoExperiment(real_photo_config_for(preset), data_dir=data_dir or GROCERY_DIR, runs_dir=runs_dir)
+    available = grocery_ready(ex.data_dir, ex.manifest) is not None
+    section = RealPhotoSection(ex, available, load_real_photo_record())
+    if available:
+        if seeds is None:
+            seeds = [0] + [s for s in SEEDS[1:] if all(ex.rundir(k, s).finished() for k in KINDS)]
+        section.study = real_photo_study(ex.config, seeds, data_dir=ex.data_dir, runs_dir=runs_dir)
+        section.experiment = section.study.experiment  # its catalog is loaded: the figure reuses it
+    return section

@@ -249,3 +249,89 @@ class PhotoDataModule(pl.LightningDataModule):
     def train_dataloader(self):
         return loader(len(self.photo_rows), self.batch_size, self.seed, self._collate, num_workers=self.num_workers,
                       pin_memory=self.pin_memory)
+
+
+class DistinctProductBatches(Sampler):
+    """Batches in which no product appears twice, for in-batch negatives on a small catalog.
+
+    With 81 products and batches of 64 photos drawn at random, most batches would hold two photos of one product,
+    and NT-Xent would push each away from its own product's image as a "negative". So each batch draws
+    ``batch_size`` distinct products — with probability proportional to their photos among ``rows``, without
+    replacement, so every photo is about equally likely to be seen — and one photo of each. An epoch is
+    ``len(rows) // batch_size`` batches. Every draw depends only on ``(seed, epoch)`` (Lightning calls
+    ``set_epoch``); each item is ``(epoch, batch number, photo rows)``, so a dataset can seed the batch's
+    augmentation from it."""
+
+    def __init__(self, rows: np.ndarray, product_of_row: np.ndarray, batch_size: int, seed: int = 0):
+        self.rows = np.asarray(rows)
+        products = np.asarray(product_of_row)[self.rows]
+        self.products, inverse = np.unique(products, return_inverse=True)
+        self.members = [self.rows[inverse == i] for i in range(len(self.products))]
+        counts = np.array([len(m) for m in self.members], dtype=float)
+        self.p = counts / counts.sum()
+        self.batch_size = min(batch_size, len(self.products))
+        if self.batch_size < 2:
+            raise ValueError(f"in-batch negatives need at least 2 distinct products; the rows hold "
+                             f"{len(self.products)}")
+        self.n_batches = max(1, len(self.rows) // self.batch_size)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        for b in range(self.n_batches):
+            chosen = rng.choice(len(self.products), size=self.batch_size, replace=False, p=self.p)
+            yield self.epoch, b, np.array([self.members[i][rng.integers(len(self.members[i]))] for i in chosen])
+
+    def __len__(self) -> int:
+        return self.n_batches
+
+
+def _whole_batch(batch):
+    """The collate step of a dataset whose items are whole batches: nothing to do."""
+    return batch
+
+
+class _PhotoPairBatches(Dataset):
+    """A whole batch per item: (augmented photo, its product's catalog image, its title's tokens)."""
+
+    def __init__(self, module: "RealPhotoDataModule"):
+        self.m = module
+
+    def __len__(self):
+        return self.m.sampler.n_batches
+
+    def __getitem__(self, item):
+        epoch, b, rows = item
+        m = self.m
+        photos = torch.from_numpy(np.ascontiguousarray(m.photo_images[rows]))
+        if m.augment is not None:
+            photos = m.augment(photos, torch.Generator().manual_seed(int(np.random.SeedSequence(
+                [m.seed, epoch, b]).generate_state(1)[0])))
+        pid = m.product_ids[rows]
+        batch = {"query_image": photos, "product_image": torch.from_numpy(np.ascontiguousarray(m.product_images[pid]))}
+        if m.title_tokens is not None:
+            batch["product_text"] = m.title_tokens[pid]
+        return batch
+
+
+class RealPhotoDataModule(pl.LightningDataModule):
+    """Visual-search training pairs from real photos (the Grocery Store dataset): each photo with its product's
+    catalog image and title tokens, in batches of distinct products (:class:`DistinctProductBatches`), each photo
+    augmented (``augment``, e.g. :class:`~mmpaper.data.augment.PhoneAugment`) with a stream seeded by (seed,
+    epoch, batch)."""
+
+    def __init__(self, photo_images: np.ndarray, product_images: np.ndarray, product_ids: np.ndarray,
+                 photo_rows: np.ndarray, title_tokens: torch.Tensor | None = None, *, augment=None,
+                 batch_size: int = 64, seed: int = 0):
+        super().__init__()
+        self.photo_images, self.product_images = photo_images, product_images
+        self.product_ids, self.title_tokens, self.augment, self.seed = np.asarray(product_ids), title_tokens, \
+            augment, seed
+        self.sampler = DistinctProductBatches(photo_rows, self.product_ids, batch_size, seed)
+
+    def train_dataloader(self):
+        # batch_size=None: the sampler yields whole batches; Lightning calls its set_epoch
+        return DataLoader(_PhotoPairBatches(self), sampler=self.sampler, batch_size=None, collate_fn=_whole_batch)

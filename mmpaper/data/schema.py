@@ -22,6 +22,7 @@ SCHEMA: dict[str, dict[str, str]] = {
     "purchases": {"query_id": "int", "product_id": "int", "split": "str"},
     "seen_negatives": {"query_id": "int", "product_id": "int"},
     "labels": {"query_id": "int", "product_id": "int", "label": "int"},
+    "photos": {"photo_id": "int", "product_id": "int", "split": "str"},  # query photos (the Grocery Store's)
 }
 _KIND_CHECK = {"int": pd.api.types.is_integer_dtype, "float": pd.api.types.is_float_dtype,
                "str": lambda d: pd.api.types.is_string_dtype(d) or pd.api.types.is_object_dtype(d)}

@@ -80,6 +80,8 @@ class WorldConfig:
     n_captions: int = 12_000            # generic image-caption pairs for CLIP pretraining
     p_caption_colour: float = 0.5       # share of captions that name the colour (the object is always named)
     p_caption_pattern: float = 0.3      # share that name the pattern (when it is not plain)
+    p_caption_extra: float = 0.0        # share that also carry an everyday word web captions use beside an object
+                                        # ("new", "large", "for men", "gift"): words a public CLIP has seen
     n_query_photos: int = 1_000         # visual-search eval query photos (each with a distractor)
     n_train_photos: int = 6_000         # visual-search training photos (of other products)
     n_seen_negatives: int = 3           # per query, as in the paper
@@ -111,7 +113,7 @@ class WorldConfig:
                                         # paper-scale world renders on every core (same pixels with any number)
 
     def __post_init__(self):
-        shares = ("p_caption_colour", "p_caption_pattern", "image_gap", "p_title_material", "p_title_brand",
+        shares = ("p_caption_colour", "p_caption_pattern", "p_caption_extra", "image_gap", "p_title_material", "p_title_brand",
                   "p_query_colour", "p_query_pattern", "p_query_material", "p_query_brand", "p_typo",
                   "p_query_extra", "brand_popularity", "p_offtarget", "p_sibling")
         for name in shares:
@@ -152,9 +154,12 @@ class WorldConfig:
     def caption_key(self) -> str:
         """What the caption corpus depends on (it is drawn from its own random stream, apart from the catalog),
         so the stage-0 CLIP pretrained on it is reused by every world that differs only in its catalog."""
-        return config_hash({"version": CAPTION_VERSION, "seed": self.seed, "n_captions": self.n_captions,
-                            "image_size": self.image_size, "p_caption_colour": self.p_caption_colour,
-                            "p_caption_pattern": self.p_caption_pattern, **self._added()})
+        blob = {"version": CAPTION_VERSION, "seed": self.seed, "n_captions": self.n_captions,
+                "image_size": self.image_size, "p_caption_colour": self.p_caption_colour,
+                "p_caption_pattern": self.p_caption_pattern}
+        if self.p_caption_extra:  # named only when used, so the corpora (and CLIPs) cached before it stay valid
+            blob["p_caption_extra"] = self.p_caption_extra
+        return config_hash({**blob, **self._added()})
 
 
 # The mechanisms a claim can turn on, in one line each: the book's chapter on the world and the data card show
@@ -177,8 +182,8 @@ WORLD_PRESETS = {
                          n_query_photos=100, n_train_photos=400, n_brands=20),
     # the cpu world: the settings chosen by its calibration on the two baselines (data_cards/calibration_cpu.json;
     # a test checks that record and code agree), and the caption corpus sized for the stage-0 CLIP
-    "cpu": WorldConfig(n_captions=24_000, n_products=3_850, category_skew=0.706, n_train_queries=6_200,
-                       n_eval_queries=14_000,
+    "cpu": WorldConfig(n_captions=24_000, p_caption_extra=0.3, n_products=3_850, category_skew=0.706, n_train_queries=6_200,
+                       n_eval_queries=20_000,
                        p_query_colour=0.145, p_query_brand=0.152, p_query_extra=0.507, image_gap=0.076,
                        exposure=2.685, popularity_weight=1.517, brand_popularity=0.017, attribute_weight=4.868,
                        p_offtarget=0.001, p_sibling=0.0, purchases_train=4.168, purchases_eval=3.563),
@@ -480,6 +485,17 @@ def _captions(cfg: WorldConfig, rng: np.random.Generator, workers: int = 1) -> t
             words.append(_pick(PATTERNS[PATTERN_NAMES[pat]][2], rng))
         described = " ".join(words + [noun])
         texts.append(f"a photo of a {described}" if form else described)
+    if cfg.p_caption_extra > 0:
+        # everyday words beside the object, from their own stream (a corpus without them is the same corpus)
+        extra_rng = np.random.default_rng([cfg.seed, 8])
+        has = extra_rng.random(n) < cfg.p_caption_extra
+        which = extra_rng.integers(0, len(TITLE_EXTRAS), n)
+        before = extra_rng.random(n) < 0.5
+        prefix = "a photo of a "
+        texts = [t if not h else
+                 f"{t} {TITLE_EXTRAS[w]}" if not b else
+                 f"{prefix}{TITLE_EXTRAS[w]} {t[len(prefix):]}" if t.startswith(prefix) else f"{TITLE_EXTRAS[w]} {t}"
+                 for t, h, w, b in zip(texts, has, which, before)]
     # pictures from elsewhere, framed unlike catalog photos: smaller or cropped objects, off centre, on coloured
     # backgrounds among other things, grainier
     images = np.empty((n, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)

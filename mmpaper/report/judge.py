@@ -118,6 +118,20 @@ def photo_units(per_photo: dict[str, dict[str, np.ndarray]], preferred: dict[str
     return Units(cols, k_precision, "photo")
 
 
+def real_photo_units(per_photo: dict[str, dict[str, np.ndarray]], k: int) -> Units:
+    """Columns of every test photo of the Grocery Store dataset: ``one`` and per model ``recall@k``, ``fine@k``
+    and ``gross@k`` (``metrics.real_photo_per_photo``). A column given as ``[n_seeds, n_photos]`` is averaged over
+    the seeds, photo by photo: the pooled units, in which the same test photos are resampled for every seed's
+    model (the seeds share the photos; they differ in initial weights and training draws)."""
+    cols: dict[str, np.ndarray] = {}
+    for v, m in per_photo.items():
+        for key, values in m.items():
+            values = np.asarray(values, dtype=float)
+            cols[column(key, v)] = values.mean(axis=0) if values.ndim == 2 else values
+    n = len(next(iter(cols.values())))
+    return Units({"one": np.ones(n), **cols}, k, "photo")
+
+
 def paper_units() -> Units:
     """The paper's Tables 2-4 as a one-unit ``Units``, so that every quantity has its paper value."""
     cols: dict[str, np.ndarray] = {"one": np.ones(1), "has_purchase": np.ones(1), "has_missed": np.ones(1)}

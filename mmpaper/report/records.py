@@ -1,6 +1,7 @@
 """The recorded results the book shows but does not re-run: the calibration record of a world preset
 (``data_cards/calibration_<world>.json``), the recorded seed sweep (``book/recorded/claims_seeds_<preset>``) and the
-ensemble of baseline-consistent worlds (``book/recorded/robustness_<preset>.json``)."""
+ensemble of baseline-consistent worlds (``book/recorded/robustness_<preset>.json``) and the real-photo study
+(``book/recorded/grocery_visual_search.json``)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +19,11 @@ def calibration_path(world: str, directory: str | Path | None = None) -> Path:
 
 def load_calibration(world: str, directory: str | Path | None = None) -> dict | None:
     """The calibration record of a world preset (``data_cards/calibration_<world>.json``), or None if absent."""
-    path = calibration_path(world, directory)
+    return _read_record(calibration_path(world, directory))
+
+
+def _read_record(path: Path) -> dict | None:
+    """A recorded JSON result, None when absent; a broken file is a one-line error naming it."""
     if not path.exists():
         return None
     try:
@@ -47,10 +52,18 @@ def robustness_path(preset: str, directory: str | Path | None = None) -> Path:
 
 def load_robustness(preset: str, directory: str | Path | None = None) -> dict | None:
     """The recorded ensemble of worlds of a preset (``python -m mmpaper robustness``), or None if absent."""
-    path = robustness_path(preset, directory)
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    return _read_record(robustness_path(preset, directory))
+
+
+REAL_PHOTO_RECORD = "grocery_visual_search.json"  # python -m mmpaper real-photos --seeds 0,1,2 --record
+
+
+def real_photo_record_path(directory: str | Path | None = None) -> Path:
+    return Path(directory or recorded_dir()) / REAL_PHOTO_RECORD
+
+
+def load_real_photo_record(directory: str | Path | None = None) -> dict | None:
+    """The recorded real-photo study (the visual-search claim on the Grocery Store dataset, several seeds): machine,
+    date, commit, seconds, metrics and every part's effect, interval and verdict per seed and pooled; None when
+    none was recorded."""
+    return _read_record(real_photo_record_path(directory))

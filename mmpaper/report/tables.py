@@ -16,7 +16,9 @@ from .judge import N_RESAMPLES, Sums, Units, claim_summary, evaluate_claims, pho
 
 
 def _pct(x: float) -> float:
-    return round(100.0 * float(x), 1)
+    """A fraction in %, unrounded: the book's views round once, for display, so a difference of two rows is the
+    difference of the numbers, never of their rounded values (the same quantity reads the same everywhere)."""
+    return 100.0 * float(x)
 
 
 def _switches(v) -> dict:
@@ -104,7 +106,7 @@ def table3(ex: Experiment, names=None) -> pd.DataFrame:
         topk, _ = run_arrays(ex, name)
         ov = overlap(topk, base)
         v = VARIANTS[name]
-        rows.append({"variant": name, "mean": round(float(ov.mean()), 1), "std": round(float(ov.std()), 1),
+        rows.append({"variant": name, "mean": float(ov.mean()), "std": float(ov.std()),
                      "paper mean": v.paper_overlap[0] if v.paper_overlap else np.nan,
                      "paper std": v.paper_overlap[1] if v.paper_overlap else np.nan})
     return pd.DataFrame(rows).set_index("variant")
@@ -123,7 +125,7 @@ def table4(ex: Experiment, names=None) -> pd.DataFrame:
         net = net_matches(topk, base, pq, pp, labels)
         v = VARIANTS[name]
         paper = dict(zip(["net mean", "net std", "net R@100", "net E", "net S", "net C", "net I"], v.paper_net))
-        row = {"variant": name, "net mean": round(net.count_mean, 1), "net std": round(net.count_std, 1),
+        row = {"variant": name, "net mean": float(net.count_mean), "net std": float(net.count_std),
                "net R@100 (of missed)": _pct(net.recall_of_missed),
                "paper net R@100 (of missed)": paper.get("net R@100", np.nan),
                "net R@100 (of all)": _pct(net.recall_of_all),
@@ -143,7 +145,7 @@ def visual_table(ex: Experiment, names=None) -> pd.DataFrame:
         row = {"variant": name, "model": VISUAL_VARIANTS[name].label}
         row.update({key: _pct(m[key]) for key in m if "@" in key})
         row["distractor preferred"] = _pct(m["distractor_preferred"])
-        row["train s"] = round(m["train_seconds"], 1)
+        row["train s"] = float(m["train_seconds"])
         rows.append(row)
     return pd.DataFrame(rows).set_index("variant")
 

@@ -246,6 +246,7 @@ def effect_text(r: dict) -> str:
 
 # -------------------------------------------------------------------------------------------- calibration
 CALIBRATED = "calibrated"
+CONSISTENT_STATUS = "baseline-consistent"  # worst deviation within paper.CONSISTENT, not within one
 
 
 def calibration_table(record: dict) -> pd.DataFrame:
@@ -345,3 +346,52 @@ def for_people(df: pd.DataFrame, digits: int | dict[str, int] = 2, index: bool =
         out[col] = out[col].map(lambda x, d=d: cell(x, d))
     _check_width(out.set_index(out.columns[0]))
     return out.style.hide(axis="index")
+
+
+# ---------------------------------------------------------------------------------- real photos (Grocery Store)
+REAL_PHOTO_COLUMNS = {"recall@1": "recall@1 %", "recall@5": "recall@5 %", "gross_fp@1": "gross FP@1 %",
+                      "fine_fp@5": "fine FP@5 %", "gross_fp@5": "gross FP@5 %"}
+REAL_PHOTO_LABELS = {"vs-img2img": "image-to-image", "vs-3tower": "3-tower (+ alignment)"}
+VERDICT_MARK = {"holds": "✓", "does not hold": "✗", "inconclusive": "?"}
+
+
+def real_photo_metrics(record: dict) -> pd.DataFrame:
+    """The test metrics of each real-photo model (%): the mean over the record's seeds, with the lowest and highest
+    seed in brackets when there are several. FP@k: false positives of that kind per top-k slot."""
+    seeds = [str(s) for s in record["seeds"]]
+    rows = {}
+    for v, label in REAL_PHOTO_LABELS.items():
+        row = {}
+        for key, name in REAL_PHOTO_COLUMNS.items():
+            values = [100 * record["metrics"][s][v][key] for s in seeds if key in record["metrics"][s].get(v, {})]
+            if not values:
+                row[name] = DASH
+            elif len(values) == 1:
+                row[name] = f"{values[0]:.1f}"
+            else:
+                row[name] = f"{np.mean(values):.1f} ({min(values):.1f}–{max(values):.1f})"
+        rows[label] = row
+    return _check_width(pd.DataFrame.from_dict(rows, orient="index").rename_axis("model"))
+
+
+def _part_cell(p: dict) -> str:
+    return f"{p['effect']:+.1f} [{p['ci_low']:+.1f}, {p['ci_high']:+.1f}] {VERDICT_MARK.get(p['verdict'], '')}".strip()
+
+
+def real_photo_effects(record: dict) -> pd.DataFrame:
+    """Every part of the real-photo claims: its rule, each seed's paired effect (3-tower against image-to-image,
+    points) with its 95% interval and verdict mark, the pooled one with its verdict, and whether every seed gave
+    that part the same verdict."""
+    seeds = [str(s) for s in record["seeds"]]
+    rows = []
+    for j, p in enumerate(record["pooled"]):
+        row = {"claim": p["claim_id"], "part": p["part"], "rule": p["rule"]}
+        if len(seeds) > 1:
+            for s in seeds:
+                row[f"seed {s}"] = _part_cell(record["per_seed"][s][j])
+        row["pooled" if len(seeds) > 1 else f"seed {seeds[0]}"] = _part_cell(p)
+        row["verdict"] = verdict_word(p["verdict"])
+        if len(seeds) > 1:
+            row["seeds agree"] = "yes" if len({record["per_seed"][s][j]["verdict"] for s in seeds}) == 1 else "no"
+        rows.append(row)
+    return _check_width(pd.DataFrame(rows).set_index(["claim", "part"]))
