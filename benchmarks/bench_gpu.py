@@ -288,7 +288,9 @@ def profile_steps(preset, device, smoke: bool) -> dict:
 
 # ------------------------------------------------------------------------------------------ the study
 def study(preset, runs_dir: Path, cache_dir: Path, budget: float, variants: list[str], monitor: GPUMonitor,
-          progress: bool = False, loader_batches: int = 0) -> tuple[list[dict], dict]:
+          progress: bool = False, loader_batches: int = 0, on_stage=None) -> tuple[list[dict], dict]:
+    """Every stage timed; ``on_stage(rows)`` after each one, so a run stopped from outside (a machine's time
+    limit) keeps the stages it finished."""
     import torch
 
     from mmpaper.experiments import Experiment
@@ -322,6 +324,8 @@ def study(preset, runs_dir: Path, cache_dir: Path, budget: float, variants: list
         if isinstance(result, dict):
             row.update({k: v for k, v in result.items() if k in ("train_seconds", "epochs", "eval_seconds")})
         rows.append(row)
+        if on_stage:
+            on_stage(rows)
         print(f"  {name:22s} {row['seconds']:8.1f} s" + (f"  {row['samples/s']:10.0f} {unit}/s" if n else ""),
               flush=True)
 
@@ -442,19 +446,24 @@ def main(argv=None) -> int:
                 busy = found["device_busy_share"]
                 print_table(found["ops"], f"{name}: where a step's time goes ({profile['precision']}"
                             + (f"; GPU busy {100 * busy:.0f}% of the wall time)" if busy is not None else ", CPU)"))
+        slug = re.sub(r"[^a-z0-9]+", "-", gpu_name.lower()).strip("-") or "cpu"
+        name = f"gpu-{slug}" if not args.smoke else "gpu-smoke"
+
+        def partial(rows):  # the stages so far, marked partial until the study ends
+            save(name, {"preset": preset.name, "device": gpu_name, "budget_seconds": args.budget, "partial": True,
+                        "monitor": monitor.source, "rows": rows, "profile": profile}, args.out_dir)
+
         with tempfile.TemporaryDirectory(prefix="mmpaper-bench-gpu-") as tmp:
             runs = Path(args.runs_dir or Path(tmp) / "runs")
             cache = Path(args.cache_dir or runs.parent / "cache")
             rows, summary = study(preset, runs, cache, args.budget, variant_names(args.variants), monitor,
-                                  loader_batches=args.loader_batches)
+                                  loader_batches=args.loader_batches, on_stage=partial)
     finally:
         monitor.stop()
     if summary["loader"]:
         print_table(summary["loader"], "Input pipeline on this host at the preset's shapes")
     print_table(rows, f"The gpu study, stage by stage ({gpu_name}; {summary['precision']}; "
                       f"total {summary['total_seconds']:.0f} s)")
-    slug = re.sub(r"[^a-z0-9]+", "-", gpu_name.lower()).strip("-") or "cpu"
-    name = f"gpu-{slug}" if not args.smoke else "gpu-smoke"
     path = save(name, {"preset": preset.name, "device": gpu_name, "budget_seconds": args.budget,
                        "monitor": monitor.source, "rows": rows, "profile": profile, **summary}, args.out_dir)
     print(f"\nwrote {path}")

@@ -150,9 +150,15 @@ def section_gpu(found: dict) -> str:
                    f"Colab's host, plus that: about {c['T4 estimate (s)'] / 60:.1f} minutes.")
     for name in sorted(n for n in found if n.startswith("gpu-") and n not in ("gpu-host", "gpu-estimate", "gpu-smoke")):
         r = found[name]
-        out.append(f"\n### Measured: `make bench-gpu` on {r['device']}\n\n{_machine(r['machine'])}; "
-                   f"{r['precision']}; the study took {r['total_seconds']:.0f} s "
-                   f"({_met(r['total_seconds'] <= 600)} against 10 minutes).\n")
+        if r.get("partial"):  # stopped from outside (a machine's time limit) before the study ended
+            done = sum(x.get("seconds") or 0 for x in r["rows"] if "not part" not in (x.get("note") or ""))
+            out.append(f"\n### Measured: `make bench-gpu` on {r['device']} (stopped before the end)\n\n"
+                       f"{_machine(r['machine'])}; the run was stopped from outside after {len(r['rows'])} stages "
+                       f"({done:.0f} s of study); the stages it finished:\n")
+        else:
+            out.append(f"\n### Measured: `make bench-gpu` on {r['device']}\n\n{_machine(r['machine'])}; "
+                       f"{r['precision']}; the study took {r['total_seconds']:.0f} s "
+                       f"({_met(r['total_seconds'] <= 600)} against 10 minutes).\n")
         out.append(_md(r["rows"], ["stage", "seconds", "samples", "unit", "samples/s", "gpu util %", "peak GiB",
                                    "note"]))
         if r.get("profile"):

@@ -93,10 +93,27 @@ def test_bench_gpu_stages_at_smoke_scale_on_the_cpu(tmp_path):
         assert stages[name]["seconds"] > 0 and stages[name]["samples/s"] > 0, name
     assert stages["tables"]["seconds"] is None and "every Table 2 variant" in stages["tables"]["note"]
     assert r["precision"] == "32-true" and r["device"] == "cpu" and r["total_seconds"] > 0
+    assert "partial" not in r  # the partial record written after each stage is replaced by the whole one
     steps = {(row["step"], row["deterministic"]) for row in r["profile"]["rows"]}
     assert steps == {(s, d) for s in ("stage-0 CLIP", "BiBERT") for d in (True, False)}
     assert all(found["ops"] for found in r["profile"]["top_ops"].values())
     assert {row["workers"] for row in r["loader"]} >= {0}
+
+
+def test_a_gpu_study_stopped_from_outside_is_summarised_as_partial(tmp_path, monkeypatch):
+    import summarize
+
+    rows = [{"stage": "world", "seconds": 40.0, "samples": 1000, "unit": "images"},
+            {"stage": "input pipeline (measured apart)", "seconds": 9.0, "note": "not part of the study's total"},
+            {"stage": "stage 0 (CLIP)", "seconds": 60.0, "samples": 500, "unit": "captions"}]
+    (tmp_path / "gpu-test-gpu.json").write_text(json.dumps(
+        {"benchmark": "gpu-test-gpu", "machine": {"date": "2026-11-30", "cpu": "x86_64", "cores": 16, "memory_gib": 128, "gpu": "Test GPU", "torch": "2.11", "faiss": "1.15"}, "device": "Test GPU", "partial": True,
+         "rows": rows, "profile": None}))
+    monkeypatch.setattr(summarize, "RESULTS", tmp_path)
+    monkeypatch.setattr(summarize, "ROOT", tmp_path)
+    assert summarize.main() == 0
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "on Test GPU (stopped before the end)" in text and "after 3 stages (100 s of study)" in text
 
 
 def test_bench_gpu_installs_only_what_is_missing(monkeypatch, capsys):
