@@ -11,7 +11,7 @@ LOCK ?= requirements.lock
 ACTIONLINT := .ci/actionlint
 
 .PHONY: help venv lock test test-py313 test-wheel test-all check-workflows book book-check publish pin-release \
-	world run tables bench bench-full bench-book clean data-grocery real-photos
+	world run tables bench bench-full bench-book bench-gpu bench-gpu-host gpu-wheels clean data-grocery real-photos
 
 help:
 	@echo "make book      build the book on the embedded world (PRESET=$(PRESET)); HTML in _build/html"
@@ -31,6 +31,8 @@ help:
 	@echo "make bench     run the benchmarks (about 30 min on 2 cores) and write BENCHMARKS.md"
 	@echo "make bench-full  the evaluation benchmark on all 38,268 paper queries (hours on 2 cores)"
 	@echo "make bench-book  time a cold and a warm book build for PRESET"
+	@echo "make bench-gpu   the gpu study stage by stage on this machine's GPU (says so and stops without one)"
+	@echo "make bench-gpu-host  the gpu preset's host side without a GPU: world, input pipeline, checkpoints"
 	@echo "make book-check  screenshot every page of the built book in headless Chromium; fail on overflow"
 
 venv: $(STAMP)
@@ -140,3 +142,25 @@ bench-full: $(STAMP)
 bench-book: $(STAMP)
 	$(PY) benchmarks/bench_book.py --preset $(PRESET)
 	$(PY) benchmarks/summarize.py
+
+# The gpu study on a GPU machine, with the Python already there (a GPU image has torch, Lightning, transformers,
+# pandas, scipy and pyarrow): what the study needs beyond them is pip-installed first from pyproject's requirements
+# (GPU_PIP="--no-index --find-links .whl" installs from wheels carried by `make gpu-wheels`). Without CUDA it says
+# so and exits 0. BENCH_BUDGET: seconds after which no stage starts.
+GPU_PYTHON ?= python3
+GPU_PIP ?=
+BENCH_BUDGET ?= 540
+bench-gpu:
+	$(GPU_PYTHON) benchmarks/bench_gpu.py --install --pip-args="$(GPU_PIP)"
+	$(GPU_PYTHON) benchmarks/bench_gpu.py --budget $(BENCH_BUDGET)
+	$(GPU_PYTHON) benchmarks/summarize.py
+
+bench-gpu-host: $(STAMP)
+	$(PY) benchmarks/bench_gpu_host.py
+	$(PY) benchmarks/summarize.py
+
+# wheels of what bench-gpu installs, for a GPU machine without a package registry (CPython 3.12, x86-64 Linux)
+gpu-wheels: $(STAMP)
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+		--platform manylinux2014_x86_64 -d .whl $$($(PY) benchmarks/bench_gpu.py --list-requirements) ftfy wcwidth

@@ -11,6 +11,7 @@ stopping and α) and on its own (the final evaluation), so "embed → search →
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -24,6 +25,22 @@ from .metrics import (distractor_preferred, label_precision, real_photo_metrics,
 from .retrieval import embed, search
 
 logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def on_device(model, device):
+    """``model`` on ``device`` for the duration, then back where it was (Lightning hands a trained model back on
+    the CPU; embedding a catalog belongs where it trained). Nothing moves when it is already there."""
+    first = next(iter(model.parameters()), None) if isinstance(model, torch.nn.Module) else None
+    before = first.device if first is not None else None
+    move = before is not None and before != torch.device(device)
+    if move:
+        model.to(device)
+    try:
+        yield model
+    finally:
+        if move:
+            model.to(before)
 
 
 @dataclass
@@ -48,32 +65,38 @@ class RetrievalEvaluator:
         k: the depth of the top-k (capped at the number of products).
         batch_size: embedding batch size (it changes no number: the towers are evaluated in eval mode).
         labeller: ``topk -> labels`` (``[n, k]`` label codes), for label precision; None for recall only.
-        use_gpu: FAISS on the GPU (None: when present). progress: progress bars. name: what the bars say.
+        use_gpu: exact search on a GPU (None: when present; False: on the CPU; :func:`~mmpaper.retrieval.search`).
+        device: where the model embeds (a call's ``device`` overrides it); dtype: autocast dtype of embedding (bf16
+        or fp16; None for float32). progress: progress bars. name: what the bars say.
     """
 
     def __init__(self, store, query_rows: np.ndarray, purchase_rows: np.ndarray, purchase_products: np.ndarray,
                  *, k: int = 100, batch_size: int = 1024, labeller: Callable[[np.ndarray], np.ndarray] | None = None,
-                 use_gpu: bool | None = None, progress: bool = False, name: str = "eval"):
+                 use_gpu: bool | None = None, progress: bool = False, name: str = "eval",
+                 device: str | torch.device = "cpu", dtype: torch.dtype | None = None):
         self.store, self.query_rows = store, np.asarray(query_rows)
         self.purchase_rows, self.purchase_products = np.asarray(purchase_rows), np.asarray(purchase_products)
         self.k, self.batch_size, self.labeller = k, batch_size, labeller
         self.use_gpu, self.progress, self.name = use_gpu, progress, name
+        self.device, self.dtype = torch.device(device), dtype
 
     @property
     def n_products(self) -> int:
         return len(self.store.product_tokens.input_ids)
 
-    def search(self, model, device: str | torch.device = "cpu") -> np.ndarray:
+    def search(self, model, device: str | torch.device | None = None) -> np.ndarray:
         """Embed every product and every query with ``model`` and return the exact top-k product rows."""
-        products = embed(model.encode_products,
-                         self.store.product_batches(np.arange(self.n_products), self.batch_size),
-                         device=device, desc="products", progress=self.progress)
-        queries = embed(model.encode_queries, self.store.query_batches(self.query_rows, self.batch_size),
-                        device=device, desc="queries", progress=self.progress)
+        device = torch.device(device) if device is not None else self.device
+        with on_device(model, device):
+            products = embed(model.encode_products,
+                             self.store.product_batches(np.arange(self.n_products), self.batch_size),
+                             device=device, desc="products", progress=self.progress, dtype=self.dtype)
+            queries = embed(model.encode_queries, self.store.query_batches(self.query_rows, self.batch_size),
+                            device=device, desc="queries", progress=self.progress, dtype=self.dtype)
         _, topk = search(queries, products, min(self.k, len(products)), use_gpu=self.use_gpu)
         return topk
 
-    def __call__(self, model, device: str | torch.device = "cpu") -> Evaluation:
+    def __call__(self, model, device: str | torch.device | None = None) -> Evaluation:
         t0 = time.perf_counter()
         topk = self.search(model, device)
         recall = recall_at_k(topk, self.purchase_rows, self.purchase_products)
@@ -101,28 +124,32 @@ class VisualSearchEvaluator:
 
     ``photo_images`` / ``product_images``: uint8 arrays ``[N, S, S, 3]``; ``photo_rows``: the eval photos;
     ``query_tokens``: open_clip tokens of every photo's short text (the 4-tower's query text); ``target`` and
-    ``distractor``: product rows per eval photo; ``attributes``: ``[n_products, 3]`` (category, colour, pattern)."""
+    ``distractor``: product rows per eval photo; ``attributes``: ``[n_products, 3]`` (category, colour, pattern).
+    ``device``, ``dtype`` and ``use_gpu`` as for :class:`RetrievalEvaluator`."""
 
     def __init__(self, product_images, photo_images, photo_rows: np.ndarray, query_tokens: torch.Tensor,
                  target: np.ndarray, distractor: np.ndarray, attributes: np.ndarray, *, k: int = 100,
-                 k_precision: int = 10, batch_size: int = 512, progress: bool = False):
+                 k_precision: int = 10, batch_size: int = 512, progress: bool = False,
+                 device: str | torch.device = "cpu", dtype: torch.dtype | None = None, use_gpu: bool | None = None):
         self.product_images, self.photo_images = product_images, photo_images
         self.photo_rows, self.query_tokens = np.asarray(photo_rows), query_tokens
         self.target, self.distractor, self.attributes = np.asarray(target), np.asarray(distractor), attributes
         self.k, self.k_precision, self.batch_size, self.progress = k, k_precision, batch_size, progress
+        self.device, self.dtype, self.use_gpu = torch.device(device), dtype, use_gpu
 
     def __call__(self, model) -> VisualEvaluation:
         t0 = time.perf_counter()
-        bs, rows = self.batch_size, self.photo_rows
-        products = embed(model.encode_products,
-                         ({"product_image": torch.from_numpy(np.array(self.product_images[i:i + bs]))}
-                          for i in range(0, len(self.product_images), bs)), desc="product images",
-                         progress=self.progress)
-        queries = embed(model.encode_queries,
-                        ({"query_image": torch.from_numpy(np.asarray(self.photo_images[rows[i:i + bs]])),
-                          "query_text": self.query_tokens[rows[i:i + bs]]} for i in range(0, len(rows), bs)),
-                        desc="query photos", progress=self.progress)
-        _, topk = search(queries, products, min(self.k, len(products)))
+        bs, rows, device = self.batch_size, self.photo_rows, self.device
+        with on_device(model, device):
+            products = embed(model.encode_products,
+                             ({"product_image": torch.from_numpy(np.array(self.product_images[i:i + bs]))}
+                              for i in range(0, len(self.product_images), bs)), desc="product images",
+                             progress=self.progress, device=device, dtype=self.dtype)
+            queries = embed(model.encode_queries,
+                            ({"query_image": torch.from_numpy(np.asarray(self.photo_images[rows[i:i + bs]])),
+                              "query_text": self.query_tokens[rows[i:i + bs]]} for i in range(0, len(rows), bs)),
+                            desc="query photos", progress=self.progress, device=device, dtype=self.dtype)
+        _, topk = search(queries, products, min(self.k, len(products)), use_gpu=self.use_gpu)
         metrics = visual_search_metrics(topk, self.target, self.attributes, k_precision=self.k_precision)
         metrics["distractor_preferred"] = distractor_preferred(queries, products, self.target, self.distractor)
         # per photo (1 preferred, 0 not, -1 no distractor): the claims' paired statistics resample photos

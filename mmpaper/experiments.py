@@ -37,11 +37,13 @@ from .models import (BiBERTRetriever, CategoryOrderRetriever, CLIPRetriever, Fou
                      VisualSearchModel)
 from .paper import Variant, variant, variant_names
 from .paths import default_runs_dir
-from .presets import Preset, preset
+from .presets import Preset, hashed_settings, preset
+from .provenance import cores
 from .retrieval import embed
 from .rundirs import RunDir, ensure, list_runs, load_verified, resume_checkpoint
 from .towers import BiBERT, CLIPTowers
-from .train import (CLIPPretrainSystem, RetrievalSystem, VisualSearchSystem, fit, make_trainer, restore_best)
+from .train import (CLIPPretrainSystem, RetrievalSystem, VisualSearchSystem, accelerator_device, autocast_dtype,
+                    fit, make_trainer, resolve_precision, restore_best)
 
 logger = logging.getLogger(__name__)
 
@@ -102,13 +104,42 @@ class Experiment:
         p = p[p["split"] == "eval"]
         return np.searchsorted(qids, p["query_id"].to_numpy()), p["product_id"].to_numpy()
 
+    # -- the machine: where inference runs, in which precision, how data is loaded
+    @property
+    def device(self) -> torch.device:
+        """Where this preset's models train and embed: the GPU when the accelerator asks for one and one is
+        present, else the CPU (a preset pinned to the CPU never leaves it)."""
+        return accelerator_device(self.preset.accelerator)
+
+    @property
+    def precision(self) -> str:
+        """Lightning's precision for this preset on :attr:`device` (``mixed`` → bf16 or fp16 on a GPU)."""
+        return resolve_precision(self.preset.precision, self.device)
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The autocast dtype of inference (embedding a catalog), as of training; None for float32."""
+        return autocast_dtype(self.precision)
+
+    def loader_options(self) -> dict:
+        """DataLoader worker processes and pinned memory beside a GPU; none on the CPU."""
+        gpu = self.device.type == "cuda"
+        workers = min(self.preset.loader_workers, cores() - 1) if gpu else 0  # a core stays for the main process
+        return {"num_workers": max(workers, 0), "pin_memory": gpu}
+
+    def _trainer(self, directory: Path, max_epochs: int, **kw) -> pl.Trainer:
+        p = self.preset
+        return make_trainer(directory, max_epochs=max_epochs, accelerator=p.accelerator, progress=self.progress,
+                            precision=self.precision, deterministic=p.deterministic, **kw)
+
     # -- hashes (configs only, so they are known before anything trains)
     def stage_hash(self, stage: str) -> str:
-        base = {"preset": asdict(self.preset), "world": self.world_key(), "version": __version__}
+        base = {"preset": hashed_settings(self.preset), "world": self.world_key(), "version": __version__}
         if stage == "clip":
-            keys = ("clip_model", "clip_pretrained", "clip_epochs", "clip_batch_size", "lr_clip", "seed")
+            keys = ("clip_model", "clip_pretrained", "clip_epochs", "clip_batch_size", "lr_clip", "seed", "precision",
+                    "deterministic")
             return config_hash({"stage": "clip", "world": base["world"], "version": __version__,
-                                **{k: base["preset"][k] for k in keys}})
+                                **{k: base["preset"][k] for k in keys if k in base["preset"]}})
         return config_hash({"stage": stage, **base, "clip": self.stage_hash("clip")})
 
     def run_dir(self, name: str) -> Path:
@@ -172,10 +203,10 @@ class Experiment:
         pl.seed_everything(p.seed, workers=True, verbose=False)
         clip = CLIPTowers(p.clip_model)
         tokens = clip.tokenize(world.captions["caption"].tolist())
-        dm = CaptionDataModule(world.caption_images, tokens, batch_size=p.clip_batch_size, seed=p.seed)
+        dm = CaptionDataModule(world.caption_images, tokens, batch_size=p.clip_batch_size, seed=p.seed,
+                               **self.loader_options())
         t0 = time.perf_counter()
-        trainer = make_trainer(directory, max_epochs=p.clip_epochs, accelerator=p.accelerator,
-                               progress=self.progress)
+        trainer = self._trainer(directory, p.clip_epochs)
         fit(trainer, CLIPPretrainSystem(clip, lr=p.lr_clip), dm, "stage0-clip", resume_checkpoint(directory))
         if trainer.global_rank == 0:
             clip.save(directory / "clip.pt")
@@ -184,16 +215,20 @@ class Experiment:
         return clip
 
     def _embed_clip_features(self, clip: CLIPTowers) -> tuple[np.ndarray, np.ndarray]:
-        cat, bs = self.catalog, 1024
+        cat, bs, device = self.catalog, 1024, self.device
         images = cat.images
-        product = embed(lambda b: clip.encode_image(b["x"]),
-                        ({"x": torch.from_numpy(np.array(images[i:i + bs]))}  # a copy: the cached images are read-only
-                         for i in range(0, len(images), bs)),
-                        desc="CLIP image features", progress=self.progress)
-        texts = cat.queries["query"].tolist()
-        query = embed(lambda b: clip.encode_text(b["x"]),
-                      ({"x": clip.tokenize(texts[i:i + bs])} for i in range(0, len(texts), bs)),
-                      desc="CLIP text features", progress=self.progress)
+        tokens = clip.tokenize(cat.queries["query"].tolist())
+        clip.to(device)  # Lightning hands a trained model back on the CPU: embed where it trained
+        try:
+            product = embed(lambda b: clip.encode_image(b["x"]),
+                            ({"x": torch.from_numpy(np.array(images[i:i + bs]))}  # a copy: cached images are read-only
+                             for i in range(0, len(images), bs)),
+                            desc="CLIP image features", progress=self.progress, device=device, dtype=self.dtype)
+            query = embed(lambda b: clip.encode_text(b["x"]),
+                          ({"x": tokens[i:i + bs]} for i in range(0, len(tokens), bs)),
+                          desc="CLIP text features", progress=self.progress, device=device, dtype=self.dtype)
+        finally:
+            clip.to("cpu")
         return np.asarray(product), np.asarray(query)
 
     def clip_features(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -309,7 +344,7 @@ class Experiment:
         p = self.preset
         return PairsDataModule(self.catalog, self.store(), batch_size=p.batch_size,
                                seen_negatives=p.n_seen_negatives if seen else 0, val_fraction=p.val_fraction,
-                               seed=p.seed)
+                               seed=p.seed, **self.loader_options())
 
     def _validator(self, dm: PairsDataModule) -> RetrievalEvaluator:
         """Validation recall@k of the held-out train-period queries against the whole catalog (early stopping,
@@ -319,7 +354,8 @@ class Experiment:
         qrows = dm.query_row.loc[dm.val_pairs["query_id"]].to_numpy()
         return RetrievalEvaluator(dm.store, rows, np.array([local[r] for r in qrows], dtype=np.int64),
                                   dm.val_pairs["product_id"].to_numpy(), k=self.preset.k, batch_size=512,
-                                  use_gpu=False, name="validation")
+                                  use_gpu=self.device.type == "cuda", device=self.device, dtype=self.dtype,
+                                  name="validation")
 
     def _system(self, name: str, model, dm: PairsDataModule, lr: float | None = None) -> RetrievalSystem:
         p = self.preset
@@ -390,9 +426,8 @@ class Experiment:
             dm = self._datamodule(seen=v.seen_negatives)
             lr = p.lr_bibert if v.model == "bibert" else p.lr_variant
             system = self._system(name, model, dm, lr=lr)
-            trainer = make_trainer(directory, max_epochs=p.max_epochs, accelerator=p.accelerator,
-                                   devices=p.devices, strategy=p.strategy, patience=p.patience,
-                                   progress=self.progress, validation=len(dm.val_query_ids) > 0)
+            trainer = self._trainer(directory, p.max_epochs, devices=p.devices, strategy=p.strategy,
+                                    patience=p.patience, validation=len(dm.val_query_ids) > 0)
             epochs = fit(trainer, system, dm, name, resume_checkpoint(directory), callbacks)
             if trainer.global_rank != 0:  # under DDP the other processes stop here; rank 0 evaluates and writes
                 return
@@ -436,12 +471,11 @@ class Experiment:
         model = self.build_visual_model(v.name)
         dm = PhotoDataModule(cat.photo_images, cat.images, cat.photos["product_id"].to_numpy(), titles,
                              queries if model.kind == "4tower" else None, photo_rows=self.photo_rows("train"),
-                             batch_size=p.vs_batch_size, seed=p.seed)
+                             batch_size=p.vs_batch_size, seed=p.seed, **self.loader_options())
         w1, w2, w3 = p.vs_weights
         system = VisualSearchSystem(model, name=v.name, lr=p.lr_vs, temperature=p.temperature,
                                     w_product_image_text=w1, w_query_image_text=w2, w_query_text=w3)
-        trainer = make_trainer(directory, max_epochs=p.vs_epochs, accelerator=p.accelerator, devices=p.devices,
-                               strategy=p.strategy, progress=self.progress)
+        trainer = self._trainer(directory, p.vs_epochs, devices=p.devices, strategy=p.strategy)
         epochs = fit(trainer, system, dm, v.name, resume_checkpoint(directory), callbacks)
         if trainer.global_rank != 0:
             return
@@ -460,7 +494,8 @@ class Experiment:
         return VisualSearchEvaluator(cat.images, cat.photo_images, rows, self.photo_tokens()[1],
                                      photos["product_id"].to_numpy(), photos["distractor_id"].to_numpy(),
                                      cat.products[["category", "colour", "pattern"]].to_numpy(), k=p.k,
-                                     k_precision=p.vs_k_precision, progress=self.progress)
+                                     k_precision=p.vs_k_precision, progress=self.progress, device=self.device,
+                                     dtype=self.dtype, use_gpu=self.device.type == "cuda")
 
     def evaluate_visual(self, model, directory: Path) -> dict:
         """Evaluate a visual-search model and write its per-photo arrays into ``directory``."""
@@ -478,7 +513,8 @@ class Experiment:
         qrow = pd.Series(np.arange(len(cat.queries)), index=cat.queries["query_id"].to_numpy())
         return RetrievalEvaluator(self.store(), qrow.loc[qids].to_numpy(), *self.eval_purchases(), k=self.preset.k,
                                   batch_size=1024, progress=self.progress,
-                                  labeller=lambda topk: cat.labels(np.broadcast_to(qids[:, None], topk.shape), topk))
+                                  labeller=lambda topk: cat.labels(np.broadcast_to(qids[:, None], topk.shape), topk),
+                                  use_gpu=self.device.type == "cuda", device=self.device, dtype=self.dtype)
 
     def evaluate(self, model, directory: Path) -> dict:
         """Evaluate a Table 2 model and write its top-k, the eval query ids and the top-k labels to ``directory``."""

@@ -3,9 +3,9 @@
 the world, the stage-0 CLIP and every training run."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
-from .towers import TINY_CLIP, BiBERTConfig
+from .towers import GPU_CLIP, TINY_CLIP, BiBERTConfig
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,30 @@ class Preset:
     three_tower_query: str = "mlp"               # 3tMM query side, Eq. 5 read as F_q(f_q(q)) ("mlp") or f_q(q)
     vs_shared_encoders: bool = True              # visual search: one CLIP shared by the towers (KDD 2024, Fig. 4)
     world_settings: tuple = ()                   # (name, value) pairs over the world preset (calibration trials)
+    # how a GPU runs the study. None of these changes a number on the CPU: precision "mixed" is float32 there, and
+    # loader workers start only beside a GPU (mmpaper.train.resolve_precision, Experiment.device)
+    precision: str = "32-true"                   # "mixed": bf16 autocast where the GPU has bf16, fp16 with loss
+                                                 # scaling where it has not (a T4); "32-true": float32 throughout
+    deterministic: bool = True                   # deterministic kernels; False lets cuDNN pick its fastest ones
+    loader_workers: int = 0                      # DataLoader worker processes beside a GPU (batches are the same)
+
+
+# Settings added after runs were recorded, and what every earlier run did: left out of a run's hash while at these
+# values, so adding them kept every existing run directory valid. loader_workers never changes a number (the same
+# batches arrive in the same order), so it is never hashed.
+_HASHED_UNLESS_DEFAULT = {"precision": "32-true", "deterministic": True}
+_NEVER_HASHED = ("loader_workers",)
+
+
+def hashed_settings(p: "Preset") -> dict:
+    """The preset's settings that determine a run's numbers, as its run-directory hash reads them."""
+    out = asdict(p)
+    for name in _NEVER_HASHED:
+        out.pop(name)
+    for name, default in _HASHED_UNLESS_DEFAULT.items():
+        if out[name] == default:
+            out.pop(name)
+    return out
 
 
 PRESETS: dict[str, Preset] = {
@@ -52,17 +76,25 @@ PRESETS: dict[str, Preset] = {
                     accelerator="cpu"),  # pinned: tests compare exact numbers, which GPU kernels would change
     # every trained row stops when its validation recall stops rising, under one budget: a fair comparison
     "cpu": Preset("cpu", "cpu", accelerator="cpu", clip_epochs=16, max_epochs=20),  # pinned: the book's calibrated, recorded numbers are CPU numbers
+    # one GPU, the paper's regime: BERT-width BiBERT, a ViT-B CLIP shaped for the world's 64-px pictures (towers.py),
+    # bf16, cuDNN's fastest kernels, batches assembled by worker processes. Sized so that the whole study fits ten
+    # minutes on one H200-class GPU (BENCHMARKS.md, "The gpu preset"); not yet calibrated
     "gpu": Preset("gpu", "gpu", BiBERTConfig(vocab_size=16000, hidden_size=768, num_layers=2, num_heads=4,
                                              intermediate_size=3072, max_length=32, embed_dim=256),
-                  clip_model="ViT-B-32-256", clip_epochs=10, max_epochs=6, batch_size=1024,
-                  clip_batch_size=1024, lr_bibert=2e-4, lr_variant=1e-4, fused_dim=256, accelerator="gpu"),
+                  clip_model=GPU_CLIP, clip_epochs=10, max_epochs=6, batch_size=1024,
+                  clip_batch_size=1024, lr_clip=5e-4, lr_bibert=2e-4, lr_variant=1e-4, fused_dim=256,
+                  vs_epochs=4, vs_batch_size=512, lr_vs=1e-4, accelerator="gpu", precision="mixed",
+                  deterministic=False, loader_workers=4),
     "esci": Preset("esci", "esci", BiBERTConfig(vocab_size=16000, hidden_size=256, intermediate_size=1024,
                                                 max_length=32, embed_dim=256),
                    clip_model="ViT-L-14", clip_pretrained="openai", batch_size=512, fused_dim=256,
                    accelerator="auto", esci_dir="data/esci"),
 }
 # Colab: the cpu preset's world and settings on whatever the runtime has (a T4 when one is attached); its own run
-# directories, since GPU kernels give slightly different numbers. book.open_experiment picks it inside Colab.
+# directories, since GPU kernels give slightly different numbers. book.open_experiment picks it inside Colab. Its
+# models are small enough that kernel launches, not arithmetic, bound a step: float32 stays (fp16 would add loss
+# scaling and gain little), and batches are assembled in the main process (on two cores a worker process was
+# slower: BENCHMARKS.md, "The gpu preset").
 PRESETS["colab"] = replace(PRESETS["cpu"], name="colab", accelerator="auto")
 
 

@@ -11,6 +11,14 @@ from pathlib import Path
 VERSIONED = ("torch", "pytorch_lightning", "transformers", "open_clip", "faiss", "numpy", "scipy", "pandas")
 
 
+def cores() -> int:
+    """The CPU cores this process may use (its affinity; all of them where there is none)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def machine() -> dict:
     """CPU model and cores, memory, GPU (if any), platform, Python and torch version."""
     import torch  # heavy; only asked for when a record is written

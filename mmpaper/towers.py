@@ -9,6 +9,12 @@
   pretrains on the world's caption corpus: open_clip's modified ResNet image tower at width 16 (one block per
   stage; at 32 pixels it learns shapes that a ViT of the same cost, 4x4 patches of 8 pixels, did not) and a
   2-layer text transformer.
+* ``mmpaper-ViT-B-8-64`` (the ``gpu`` preset's stage 0): open_clip's ViT-B — the ViT-B-32 text tower and a
+  ViT-B/8 image tower — shaped for the world's 64-pixel pictures. ViT-B-32-256, which it replaces, saw them
+  upsampled 16-fold in area to 256 pixels and cut into 8 × 8 patches of 32; at patch 8 the 64-pixel picture
+  itself gives the same 8 × 8 patches to the same transformer, with no upsampling. The text context is 32 tokens
+  (every text of the world is under 20). The name follows open_clip's ``ViT-<size>-<patch>-<pixels>`` and keeps
+  the ``mmpaper-`` prefix of the package's own configs, so it is never taken for a published open_clip model.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 TINY_CLIP = "mmpaper-tiny-clip"
+GPU_CLIP = "mmpaper-ViT-B-8-64"  # the gpu preset's stage-0 CLIP (see the module docstring)
 _CLIP_CONFIG_DIR = Path(__file__).parent / "clip_configs"
 # CLIP's published pixel statistics; the tiny model is trained with the same ones so real and tiny paths agree.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -174,10 +181,10 @@ class BiBERT(nn.Module):
 
 # ----------------------------------------------------------------------------------------------------- CLIP
 def register_tiny_clip() -> None:
-    """Register the package's CPU-sized open_clip configs (idempotent)."""
+    """Register the package's open_clip configs (``clip_configs/*.json``; idempotent)."""
     import open_clip
 
-    if TINY_CLIP not in open_clip.list_models():
+    if not {p.stem for p in _CLIP_CONFIG_DIR.glob("*.json")} <= set(open_clip.list_models()):
         open_clip.add_model_config(_CLIP_CONFIG_DIR)
 
 
@@ -214,7 +221,11 @@ class CLIPTowers(nn.Module):
             isinstance(self.model.text_projection, torch.Tensor) else int(self.model.visual.output_dim)
 
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
-        return self._tokenizer(list(texts))
+        """open_clip tokens ``[N, context_length]``. Each distinct text is tokenised once (open_clip's tokenizer is
+        pure Python, and captions and photo queries repeat a great deal)."""
+        rows: dict[str, int] = {}
+        index = torch.tensor([rows.setdefault(t, len(rows)) for t in texts], dtype=torch.long)
+        return self._tokenizer(list(rows))[index]
 
     def prepare_images(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 ``[N, H, W, 3]`` (the world's storage format) or float ``[N, 3, H, W]`` in [0, 1] → model input."""

@@ -3,6 +3,15 @@ switches), and ``CLIPPretrainSystem`` for stage 0 (the tiny CLIP on the caption 
 
 The models stay plain ``nn.Module``s (``mmpaper.models``); the systems hold the loss, the optimiser (Adam, as in
 the paper), validation recall and the NaN guard.
+
+What a run writes per epoch is what a resume needs and no more: one ``last.ckpt`` holding the trainable weights,
+their optimiser state and the loops' and callbacks' state. Frozen weights (a frozen BiBERT, CLIP's unused text
+half) are left out: they come from the upstream stages, which are rebuilt before a run resumes
+(:class:`ResumableSystem`).
+
+How a GPU runs a preset (:func:`resolve_precision`, :func:`accelerator_device`): ``precision="mixed"`` is bf16
+autocast on a GPU that has bf16 (Ampere and later), fp16 autocast with loss scaling on one that has not (a T4), and
+plain float32 on the CPU, so a preset pinned to the CPU never changes a number.
 """
 from __future__ import annotations
 
@@ -34,7 +43,64 @@ def _check_finite(loss: torch.Tensor, name: str, step: int) -> None:
                                  f"keeps the last checkpoint written before it")
 
 
-class RetrievalSystem(pl.LightningModule):
+PRECISIONS = ("32-true", "mixed", "bf16-mixed", "16-mixed")
+
+
+def accelerator_device(accelerator: str) -> torch.device:
+    """The device a Trainer with ``accelerator`` trains on in this process, for the work around training
+    (embedding a catalog, searching it): CUDA for ``gpu``/``cuda``/``auto`` when a CUDA device is present, else the
+    CPU."""
+    if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def resolve_precision(precision: str | None, device: torch.device | str) -> str:
+    """Lightning's precision for a preset's setting on ``device``: ``mixed`` is ``bf16-mixed`` on a GPU with bf16,
+    ``16-mixed`` (fp16 with a loss scaler) on an older GPU such as a T4, and ``32-true`` on the CPU, where autocast
+    would only slow training down and change the numbers."""
+    precision = precision or "32-true"
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; valid: {list(PRECISIONS)}")
+    if torch.device(device).type != "cuda":
+        return "32-true"
+    if precision == "mixed":
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return precision
+
+
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """The autocast dtype of a resolved precision (None for full float32): what inference runs in, as training."""
+    return {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+
+
+class ResumableSystem(pl.LightningModule):
+    """A system whose checkpoints hold its trainable weights only. Frozen parameters are left out when saving and
+    filled in from the module itself when loading (it was built from the same upstream stages); a trainable
+    weight missing from a checkpoint is still an error."""
+
+    def _frozen_names(self) -> set[str]:
+        return {name for name, p in self.named_parameters(remove_duplicate=False) if not p.requires_grad}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        frozen = self._frozen_names()
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k not in frozen}
+        checkpoint["frozen_left_out"] = len(frozen)
+
+    def fill_frozen(self, state: dict) -> dict:
+        """``state`` with the frozen weights it leaves out taken from this module."""
+        own = self.state_dict()
+        missing = set(own) - set(state)
+        trainable_missing = missing - self._frozen_names()
+        if trainable_missing:
+            raise KeyError(f"checkpoint lacks trainable weights: {sorted(trainable_missing)[:5]}")
+        return {**{k: own[k] for k in missing}, **state}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["state_dict"] = self.fill_frozen(checkpoint["state_dict"])
+
+
+class RetrievalSystem(ResumableSystem):
     """Trains a retrieval model with NT-Xent (Eq. 1): in-batch negatives, optional seen negatives, gathered
     across processes under DDP. ``validator`` (a :class:`~mmpaper.evaluation.RetrievalEvaluator` over held-out
     train-period queries: ``validator(model, device=...).recall``) gives the validation recall@k that drives early
@@ -77,7 +143,7 @@ class RetrievalSystem(pl.LightningModule):
         return torch.optim.Adam(params, lr=self.lr)
 
 
-class CLIPPretrainSystem(pl.LightningModule):
+class CLIPPretrainSystem(ResumableSystem):
     """Stage 0: CLIP's symmetric contrastive loss on (image, caption) pairs of the generic corpus."""
 
     def __init__(self, clip, lr: float = 1e-3, temperature: float = 0.07):
@@ -101,7 +167,7 @@ class CLIPPretrainSystem(pl.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
-class VisualSearchSystem(pl.LightningModule):
+class VisualSearchSystem(ResumableSystem):
     """Trains a visual-search model (KDD 2024) with its loss: image-to-image NT-Xent, plus, for the 3- and
     4-tower models, the image-text alignment constraints against the product title (``alignment_loss``).
 
@@ -153,6 +219,7 @@ class VisualSearchSystem(pl.LightningModule):
 
 
 BEST = "best"  # the best-validation-recall checkpoint's file name (without .ckpt)
+LAST = "last"  # the resume checkpoint's (rundirs.CHECKPOINT): with no monitor, "top 1" is the latest epoch
 
 
 def restore_best(system, directory) -> int | None:
@@ -162,19 +229,25 @@ def restore_best(system, directory) -> int | None:
     if not path.exists():
         return None
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    system.load_state_dict(ckpt["state_dict"])
+    state = ckpt["state_dict"]
+    system.load_state_dict(system.fill_frozen(state) if isinstance(system, ResumableSystem) else state)
     return int(ckpt["epoch"]) + 1
 
 
 def make_trainer(directory, *, max_epochs: int, accelerator: str = "auto", devices="auto", strategy="auto",
                  patience: int | None = None, progress: bool = True, deterministic: bool = True,
                  max_steps: int = -1, precision=None, validation: bool = True) -> pl.Trainer:
-    """A Trainer with the project's callbacks: last/best checkpoints in ``directory``, CSV logs, early stopping
-    on validation recall when ``patience`` is given and there are validation queries (``validation``): with none
-    (a public corpus with few train-period queries) early stopping is switched off with a logged note, since
-    ``val_recall`` would never be logged."""
-    callbacks = [ModelCheckpoint(dirpath=directory, filename="latest", save_last=True, save_top_k=1,
-                                 every_n_epochs=1, save_on_train_epoch_end=True, enable_version_counter=False)]
+    """A Trainer with the project's callbacks: the resume checkpoint ``last.ckpt`` (written once per epoch) and
+    the best-validation weights in ``directory``, CSV logs, early stopping on validation recall when ``patience``
+    is given and there are validation queries (``validation``): with none (a public corpus with few train-period
+    queries) early stopping is switched off with a logged note, since ``val_recall`` would never be logged.
+
+    ``precision``: Lightning's (``32-true``, ``bf16-mixed``, ``16-mixed``; :func:`resolve_precision` turns a
+    preset's ``mixed`` into one). ``deterministic=False`` also lets cuDNN pick its fastest kernels
+    (``benchmark``)."""
+    # one file per epoch: a second copy ("latest" beside "last") doubled the bytes written and held nothing more
+    callbacks = [ModelCheckpoint(dirpath=directory, filename=LAST, save_top_k=1, every_n_epochs=1,
+                                 save_on_train_epoch_end=True, enable_version_counter=False)]
     if patience is not None and not validation:
         if int(os.environ.get("LOCAL_RANK", 0)) == 0:
             logger.warning("note: no validation queries (too few train-period queries to hold some out), so early "
@@ -197,8 +270,8 @@ def make_trainer(directory, *, max_epochs: int, accelerator: str = "auto", devic
     return pl.Trainer(default_root_dir=directory, max_epochs=max_epochs, max_steps=max_steps,
                       accelerator=accelerator, devices=devices, strategy=strategy, callbacks=callbacks,
                       logger=loggers, enable_progress_bar=progress, enable_model_summary=False,
-                      deterministic=deterministic, log_every_n_steps=10, num_sanity_val_steps=0,
-                      precision=precision)
+                      deterministic=deterministic, benchmark=None if deterministic else True,
+                      log_every_n_steps=10, num_sanity_val_steps=0, precision=precision)
 
 
 def fit(trainer: pl.Trainer, system: pl.LightningModule, datamodule, name: str, ckpt_path: str | None = None,

@@ -223,6 +223,32 @@ for name, title in [("train", "Training step: Lightning against a bare loop"),
         display(Markdown(f"### {title}\n{machine(found[name])}"))
         display(views.for_people(pd.DataFrame(found[name]["rows"]).rename(columns=HEADERS), 2))
 
+# %% tags=["hide-input"]
+# the gpu preset (BENCHMARKS.md has the whole account): its host side measured without a GPU, the estimate that
+# sized it, and the stage table of `make bench-gpu` once it has run on a GPU
+gpu_runs = sorted(n for n in found if n.startswith("gpu-") and n not in ("gpu-host", "gpu-estimate", "gpu-smoke"))
+if "gpu-host" in found or "gpu-estimate" in found or gpu_runs:
+    display(Markdown("### The gpu preset on one GPU\nThe paper-scale study is sized to fit ten minutes on one "
+                     "H200-class GPU (`make bench-gpu` measures it stage by stage)."))
+host = found.get("gpu-host")
+if host:
+    display(Markdown(f"{machine(host)}; one thread of a machine shared with other jobs."))
+    for key, title in [("world", f"World generation, the gpu world × {host['scale']}"),
+                       ("pipeline", "Input pipeline at the gpu preset's shapes"),
+                       ("checkpoints", "Checkpoint bytes written per epoch, before and now")]:
+        if host.get(key):
+            display(Markdown(f"**{title}**"))
+            display(views.for_people(pd.DataFrame(host[key]), 2))
+if "gpu-estimate" in found and not gpu_runs:
+    est = found["gpu-estimate"]
+    display(Markdown(f"**Estimated, not measured**: {est['arithmetic_seconds']:.0f} s of arithmetic on one H200 in "
+                     f"bf16 (`benchmarks/estimate_gpu.py`)."))
+    display(views.for_people(pd.DataFrame(est["rows"]), 2))
+for name in gpu_runs:
+    r = found[name]
+    display(Markdown(f"**Measured on {r['device']}** ({machine(r)}): the study took {r['total_seconds']:.0f} s."))
+    display(views.for_people(pd.DataFrame(r["rows"]).drop(columns=["gpu busy share"], errors="ignore"), 2))
+
 # %% [markdown]
 # ## What this shows
 

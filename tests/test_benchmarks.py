@@ -69,3 +69,79 @@ def test_bench_book_warm_rebuild(smoke_book, tmp_path):
                      cache, "--out", str(out), "--out-dir", str(tmp_path)])
     rows = _load(tmp_path, "book-smoke")["rows"]
     assert rows[0]["build"].startswith("warm") and rows[0]["seconds"] > 0
+
+
+def test_bench_gpu_without_cuda_says_so_and_exits_0(monkeypatch, capsys, tmp_path):
+    import bench_gpu
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert bench_gpu.main(["--out-dir", str(tmp_path)]) == 0
+    assert "no CUDA device" in capsys.readouterr().out and not list(tmp_path.iterdir())
+
+
+def test_bench_gpu_stages_at_smoke_scale_on_the_cpu(tmp_path):
+    """The gpu study's stages, profile and input-pipeline measurement with the gpu preset's settings at smoke
+    scale on the CPU (a subset of the variants: the tables stage then says what it needs)."""
+    import bench_gpu
+
+    assert bench_gpu.main(["--smoke", "--variants", "bibert,clip,4tmm-mlp,vs-img2img", "--loader-batches", "2",
+                           "--runs-dir", str(tmp_path / "runs"), "--out-dir", str(tmp_path)]) == 0
+    r = _load(tmp_path, "gpu-smoke")
+    stages = {row["stage"]: row for row in r["rows"]}
+    for name in ("world", "stage 0 (CLIP)", "bibert", "clip", "4tmm-mlp", "vs-img2img"):
+        assert stages[name]["seconds"] > 0 and stages[name]["samples/s"] > 0, name
+    assert stages["tables"]["seconds"] is None and "every Table 2 variant" in stages["tables"]["note"]
+    assert r["precision"] == "32-true" and r["device"] == "cpu" and r["total_seconds"] > 0
+    assert "partial" not in r  # the partial record written after each stage is replaced by the whole one
+    steps = {(row["step"], row["deterministic"]) for row in r["profile"]["rows"]}
+    assert steps == {(s, d) for s in ("stage-0 CLIP", "BiBERT") for d in (True, False)}
+    assert all(found["ops"] for found in r["profile"]["top_ops"].values())
+    assert {row["workers"] for row in r["loader"]} >= {0}
+
+
+def test_a_gpu_study_stopped_from_outside_is_summarised_as_partial(tmp_path, monkeypatch):
+    import summarize
+
+    rows = [{"stage": "world", "seconds": 40.0, "samples": 1000, "unit": "images"},
+            {"stage": "input pipeline (measured apart)", "seconds": 9.0, "note": "not part of the study's total"},
+            {"stage": "stage 0 (CLIP)", "seconds": 60.0, "samples": 500, "unit": "captions"}]
+    (tmp_path / "gpu-test-gpu.json").write_text(json.dumps(
+        {"benchmark": "gpu-test-gpu", "machine": {"date": "2026-11-30", "cpu": "x86_64", "cores": 16, "memory_gib": 128, "gpu": "Test GPU", "torch": "2.11", "faiss": "1.15"}, "device": "Test GPU", "partial": True,
+         "rows": rows, "profile": None}))
+    monkeypatch.setattr(summarize, "RESULTS", tmp_path)
+    monkeypatch.setattr(summarize, "ROOT", tmp_path)
+    assert summarize.main() == 0
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "on Test GPU (stopped before the end)" in text and "after 3 stages (100 s of study)" in text
+
+
+def test_bench_gpu_installs_only_what_is_missing(monkeypatch, capsys):
+    import bench_gpu
+
+    assert bench_gpu.missing_requirements() == []                     # this environment has the study's set
+    assert "open_clip_torch>=" in " ".join(str(r) for r in bench_gpu.study_requirements())
+    monkeypatch.setattr(bench_gpu, "_requirements", lambda: ["open_clip_torch>=999", "faiss-cpu>=1.8", "torch>=2"])
+    assert bench_gpu.missing_requirements() == ["open_clip_torch>=999"]  # torch is no study requirement
+    ran = []
+    monkeypatch.setattr(bench_gpu.subprocess, "run", lambda cmd: ran.append(cmd) or type("R", (), {"returncode": 0}))
+    assert bench_gpu.install(["--no-index", "--find-links", ".whl"]) == 0
+    assert ran[0][-4:] == ["--no-index", "--find-links", ".whl", "open_clip_torch>=999"]
+
+
+def test_bench_gpu_host_smallest_and_its_summary(tmp_path, monkeypatch):
+    import bench_gpu_host
+    import summarize
+
+    bench_gpu_host.main(["--scale", "0.004", "--batches", "2", "--no-checkpoints", "--no-profile",
+                         "--out-dir", str(tmp_path)])
+    r = _load(tmp_path, "gpu-host")
+    assert [(x["image_streams"], x["workers"] > 1) for x in r["world"]][:2] == [("one", False), ("blocks", False)]
+    assert all(x["images/s"] > 0 for x in r["world"]) and all(x["samples/s"] > 0 for x in r["pipeline"])
+    (tmp_path / "gpu-smoke.json").write_text(json.dumps({"rows": [], "machine": r["machine"]}))  # never summarised
+    monkeypatch.setattr(summarize, "RESULTS", tmp_path)
+    monkeypatch.setattr(summarize, "ROOT", tmp_path)
+    assert summarize.main() == 0
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "The gpu preset" in text and "Input pipeline" in text
+    assert "Measured: `make bench-gpu`" not in text  # the smoke run of bench_gpu is a test, never a measurement

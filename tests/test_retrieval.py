@@ -80,3 +80,103 @@ def test_chunked_torch_topk_equals_brute_force_across_chunk_edges():
     q, p = rng.standard_normal((37, 8), dtype=np.float32), rng.standard_normal((250, 8), dtype=np.float32)
     got = chunked_torch_topk(q, p, 10, query_chunk=16, corpus_chunk=64)  # the last corpus chunk holds 58 < 64
     np.testing.assert_array_equal(got, brute_force_topk(q, p, 10)[1])
+
+
+# ------------------------------------------------------------------ exact search on torch (the engine on CUDA)
+def test_torch_search_equals_faiss_and_brute_force_across_block_edges():
+    """The engine a CUDA device runs when faiss-gpu is absent, here on the CPU with small blocks so that every
+    query block and product block edge is crossed (37 queries, 250 products, k = 10)."""
+    from mmpaper.retrieval import torch_search
+
+    rng = np.random.default_rng(5)
+    q, p = _unit(rng.normal(size=(37, 8))), _unit(rng.normal(size=(250, 8)))
+    scores, ids = torch_search(q, p, 10, device="cpu", block_elements=16 * 64)
+    ref_scores, ref_ids = brute_force_topk(q, p, 10)
+    faiss_scores, faiss_ids = search(q, p, 10, engine="faiss")
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_array_equal(ids, faiss_ids)
+    np.testing.assert_allclose(scores, ref_scores, atol=1e-6)
+    np.testing.assert_allclose(scores, faiss_scores, atol=1e-6)
+    assert ids.dtype == np.int64 and scores.dtype == np.float32
+    via_search = search(q, p, 10, engine="torch")                     # what search runs on a GPU machine
+    np.testing.assert_array_equal(via_search[1], ref_ids)
+
+
+@pytest.mark.parametrize("block_elements", [16 * 64, 1 << 28])
+def test_torch_search_with_ties_puts_lower_rows_first_and_agrees_with_faiss_on_scores(block_elements):
+    """Integer embeddings tie everywhere: every rank has the brute-force score, the ids really have those scores,
+    no id repeats, and equal scores come in product-row order (FAISS promises no order among ties)."""
+    from mmpaper.retrieval import torch_search
+
+    rng = np.random.default_rng(1)
+    p = rng.integers(-1, 2, size=(300, 4)).astype(np.float32)
+    q = rng.integers(-1, 2, size=(25, 4)).astype(np.float32)
+    scores, ids = torch_search(q, p, 15, device="cpu", block_elements=block_elements)
+    ref_scores, ref_ids = brute_force_topk(q, p, 15)
+    np.testing.assert_array_equal(scores, ref_scores.astype(np.float32))
+    np.testing.assert_array_equal(scores, search(q, p, 15, engine="faiss")[0])
+    np.testing.assert_array_equal(np.take_along_axis(q @ p.T, ids, axis=1), scores)
+    assert all(len(set(row)) == 15 for row in ids)
+    for s, i in zip(scores, ids):  # within a run of equal scores, rows ascend
+        same = s[1:] == s[:-1]
+        assert (i[1:][same] > i[:-1][same]).all()
+    # where no tie straddles the k-th rank the top-k set is unique, and the ids equal the stable brute force's
+    ranked = -np.sort(-(q @ p.T), axis=1)
+    whole = ranked[:, 14] > ranked[:, 15]
+    assert whole.any()
+    np.testing.assert_array_equal(ids[whole], ref_ids[whole])
+
+
+def test_exact_engine_picks_faiss_on_a_cpu_and_refuses_a_gpu_that_is_not_there(monkeypatch):
+    from mmpaper import retrieval
+
+    monkeypatch.setattr(retrieval, "gpu_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert retrieval.exact_engine() == "faiss" and retrieval.exact_engine(False) == "faiss"
+    with pytest.raises(ValueError, match="no GPU"):
+        retrieval.exact_engine(True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)      # a CUDA device, no faiss-gpu
+    assert retrieval.exact_engine() == "torch" and retrieval.exact_engine(True) == "torch"
+    assert retrieval.exact_engine(False) == "faiss"                    # a preset pinned to the CPU stays there
+    monkeypatch.setattr(retrieval, "gpu_available", lambda: True)
+    assert retrieval.exact_engine() == "faiss-gpu"
+    with pytest.raises(ValueError, match="unknown engine"):
+        search(np.ones((2, 3), np.float32), np.ones((4, 3), np.float32), 1, engine="cuvs")
+
+
+def test_torch_search_keeps_full_float32_when_tf32_is_allowed():
+    from mmpaper.retrieval import torch_search
+
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    try:
+        rng = np.random.default_rng(6)
+        q, p = _unit(rng.normal(size=(20, 16))), _unit(rng.normal(size=(400, 16)))
+        np.testing.assert_array_equal(torch_search(q, p, 10, device="cpu")[1], brute_force_topk(q, p, 10)[1])
+        assert torch.get_float32_matmul_precision() == "high"           # put back as it was
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+def test_embed_in_autocast_returns_float32():
+    layer = torch.nn.Linear(8, 4)
+    out = embed(lambda b: layer(b["x"]), [{"x": torch.randn(3, 8)}], progress=False, dtype=torch.bfloat16)
+    assert out.dtype == np.float32 and out.shape == (3, 4)
+    plain = embed(lambda b: layer(b["x"]), [{"x": torch.ones(2, 8)}], progress=False)
+    np.testing.assert_allclose(plain, layer(torch.ones(2, 8)).detach().numpy())
+
+
+@pytest.mark.gpu
+def test_torch_search_on_cuda_equals_faiss_at_a_large_size():
+    """Where CUDA is present: the torch engine on the GPU against faiss-cpu on 4,096 × 200,000 (d = 64)."""
+    from mmpaper.retrieval import torch_search
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    rng = np.random.default_rng(7)
+    q, p = _unit(rng.normal(size=(4096, 64))), _unit(rng.normal(size=(200_000, 64)))
+    scores, ids = torch_search(q, p, 100, device="cuda")
+    ref_scores, ref_ids = search(q, p, 100, engine="faiss")
+    assert (ids == ref_ids).mean() > 0.9999                       # random floats: ties (and near-ties) are rare
+    np.testing.assert_allclose(scores, ref_scores, atol=1e-5)
+    assert search(q[:64], p, 100)[1].shape == (64, 100)            # the automatic engine on this machine

@@ -10,6 +10,7 @@ weighed when buying.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -36,15 +37,19 @@ class LexicalMatcher:
             return np.zeros(self.n_products, dtype=np.float32)
         return np.asarray(self.retriever.get_scores(tokens), dtype=np.float32)
 
-    def match(self, queries: list[str], depth: int) -> list[np.ndarray]:
+    def match(self, queries: list[str], depth: int, workers: int = 1) -> list[np.ndarray]:
         """For each query, the product rows it matches (a positive score), best first and at most ``depth``;
-        ties are broken by product row, so the same world gives the same matches."""
+        ties are broken by product row, so the same world gives the same matches. ``workers`` threads share the
+        queries (each query is scored alone, so the matches are the same with any number)."""
         if depth < 1:
             raise ValueError(f"matcher depth must be a positive integer, got {depth}")
-        out = []
-        for query in queries:
+
+        def one(query: str) -> np.ndarray:
             s = self.scores(query)
             hit = np.flatnonzero(s > 0)
-            order = hit[np.lexsort((hit, -s[hit]))][:depth]
-            out.append(order.astype(np.int64))
-        return out
+            return hit[np.lexsort((hit, -s[hit]))][:depth].astype(np.int64)
+
+        if workers <= 1 or len(queries) < 2:
+            return [one(q) for q in queries]
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(one, queries, chunksize=256))

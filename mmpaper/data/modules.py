@@ -4,6 +4,10 @@ visual-search query photos.
 Text is tokenised once up front (:class:`TokenTable`) and batches gather rows of pre-tokenised arrays, so an
 epoch costs array indexing, not tokenisation. Shuffling is seeded by ``(seed, epoch)`` (Lightning calls
 ``set_epoch``), so a run resumed from a checkpoint sees exactly the batches an uninterrupted run would.
+
+Beside a GPU, ``num_workers`` processes assemble batches ahead of the training step and ``pin_memory`` pages them
+for an asynchronous copy (:func:`loader`); the sampler stays in the main process, so the batches and their order
+are the same with any number of workers.
 """
 from __future__ import annotations
 
@@ -88,6 +92,16 @@ def negatives_as_products(batch: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     return {"product" + k[3:]: v for k, v in batch.items() if k.startswith("neg_")}
 
 
+def loader(n: int, batch_size: int, seed: int, collate, *, num_workers: int = 0,
+           pin_memory: bool = False) -> DataLoader:
+    """The shuffled training DataLoader of every DataModule: indices ``0..n-1`` in an :class:`EpochSeededSampler`
+    order, ``collate`` turning a list of them into a batch; ``num_workers`` processes (kept across epochs) prefetch
+    batches when asked."""
+    workers = {"persistent_workers": True, "prefetch_factor": 4} if num_workers > 0 else {}
+    return DataLoader(_Index(n), batch_size=batch_size, sampler=EpochSeededSampler(n, seed), collate_fn=collate,
+                      drop_last=n > batch_size, num_workers=num_workers, pin_memory=pin_memory, **workers)
+
+
 class EpochSeededSampler(Sampler[int]):
     """A shuffle that depends only on ``(seed, epoch)``."""
 
@@ -156,9 +170,10 @@ class PairsDataModule(pl.LightningDataModule):
     validation (early stopping and the α of α-concat; the eval period is never used for choices)."""
 
     def __init__(self, catalog, store: FeatureStore, *, batch_size: int = 128, seen_negatives: int = 0,
-                 val_fraction: float = 0.1, seed: int = 0):
+                 val_fraction: float = 0.1, seed: int = 0, num_workers: int = 0, pin_memory: bool = False):
         super().__init__()
         self.catalog, self.store = catalog, store
+        self.num_workers, self.pin_memory = num_workers, pin_memory
         self.batch_size, self.k, self.seed = batch_size, seen_negatives, seed
         queries = catalog.queries
         self.query_row = pd.Series(np.arange(len(queries)), index=queries["query_id"].to_numpy())
@@ -181,9 +196,8 @@ class PairsDataModule(pl.LightningDataModule):
         return PairCollate(self.store, qrows, pairs["product_id"].to_numpy(), negs)
 
     def train_dataloader(self):
-        n = len(self.train_pairs)
-        return DataLoader(_Index(n), batch_size=self.batch_size, sampler=EpochSeededSampler(n, self.seed),
-                          collate_fn=self._collate(self.train_pairs), drop_last=n > self.batch_size)
+        return loader(len(self.train_pairs), self.batch_size, self.seed, self._collate(self.train_pairs),
+                      num_workers=self.num_workers, pin_memory=self.pin_memory)
 
     def val_query_rows(self) -> np.ndarray:
         return self.query_row.loc[self.val_query_ids].to_numpy()
@@ -192,18 +206,19 @@ class PairsDataModule(pl.LightningDataModule):
 class CaptionDataModule(pl.LightningDataModule):
     """The generic image-caption corpus: batches of (uint8 image, open_clip tokens) for stage 0."""
 
-    def __init__(self, images: np.ndarray, tokens: torch.Tensor, batch_size: int = 256, seed: int = 0):
+    def __init__(self, images: np.ndarray, tokens: torch.Tensor, batch_size: int = 256, seed: int = 0,
+                 num_workers: int = 0, pin_memory: bool = False):
         super().__init__()
         self.images, self.tokens, self.batch_size, self.seed = images, tokens, batch_size, seed
+        self.num_workers, self.pin_memory = num_workers, pin_memory
 
     def _collate(self, idx):
         idx = np.asarray(idx)
         return {"image": torch.from_numpy(np.asarray(self.images[idx])), "text": self.tokens[idx]}
 
     def train_dataloader(self):
-        n = len(self.tokens)
-        return DataLoader(_Index(n), batch_size=self.batch_size, sampler=EpochSeededSampler(n, self.seed),
-                          collate_fn=self._collate, drop_last=n > self.batch_size)
+        return loader(len(self.tokens), self.batch_size, self.seed, self._collate, num_workers=self.num_workers,
+                      pin_memory=self.pin_memory)
 
 
 class PhotoDataModule(pl.LightningDataModule):
@@ -212,8 +227,10 @@ class PhotoDataModule(pl.LightningDataModule):
 
     def __init__(self, photo_images: np.ndarray, product_images: np.ndarray, product_ids: np.ndarray,
                  title_tokens: torch.Tensor, query_tokens: torch.Tensor | None = None,
-                 photo_rows: np.ndarray | None = None, batch_size: int = 128, seed: int = 0):
+                 photo_rows: np.ndarray | None = None, batch_size: int = 128, seed: int = 0,
+                 num_workers: int = 0, pin_memory: bool = False):
         super().__init__()
+        self.num_workers, self.pin_memory = num_workers, pin_memory
         self.photo_images, self.product_images = photo_images, product_images
         self.product_ids, self.title_tokens, self.query_tokens = product_ids, title_tokens, query_tokens
         self.photo_rows = np.arange(len(product_ids)) if photo_rows is None else np.asarray(photo_rows)
@@ -230,9 +247,8 @@ class PhotoDataModule(pl.LightningDataModule):
         return batch
 
     def train_dataloader(self):
-        n = len(self.photo_rows)
-        return DataLoader(_Index(n), batch_size=self.batch_size, sampler=EpochSeededSampler(n, self.seed),
-                          collate_fn=self._collate, drop_last=n > self.batch_size)
+        return loader(len(self.photo_rows), self.batch_size, self.seed, self._collate, num_workers=self.num_workers,
+                      pin_memory=self.pin_memory)
 
 
 class DistinctProductBatches(Sampler):

@@ -1,10 +1,15 @@
 """Rendering the world's pictures: a category's silhouette in a colour and a pattern, with jitter, background,
 clutter, occlusion and noise, as small uint8 RGB images. Every random draw comes from the generator passed in, so
-the world's one random stream decides every pixel."""
+the world's one random stream decides every pixel (:func:`render`); a world whose ``image_streams`` is ``blocks``
+gives each block of images a stream of its own instead, so the blocks render in parallel on every core and the
+pixels do not depend on how many cores there are (:func:`render_blocks`)."""
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..provenance import cores
 from .vocabulary import CATEGORIES, CATEGORY_NAMES, COLOUR_NAMES, COLOURS, PATTERN_NAMES
 
 
@@ -85,27 +90,76 @@ def _silhouette(kind: str, w: float, h: float, x: np.ndarray, y: np.ndarray) -> 
 
 
 def _pattern_mask(pattern: np.ndarray, px: np.ndarray, py: np.ndarray, phase: np.ndarray) -> np.ndarray:
-    """Where the pattern's second tone goes, per image (pattern codes index PATTERN_NAMES)."""
-    p = pattern[:, None, None]
-    stripes = ((py + phase) // 3) % 2 == 0
-    dots = (((px + phase) % 5) < 2) & (((py + phase) % 5) < 2)
-    checks = (((px + phase) // 4 + (py + phase) // 4) % 2) == 0
-    diagonal = (((px + py + phase) // 3) % 2) == 0
-    names = PATTERN_NAMES
-    return ((p == names.index("striped")) & stripes) | ((p == names.index("dotted")) & dots) | \
-        ((p == names.index("checked")) & checks) | ((p == names.index("diagonal")) & diagonal)
+    """Where the pattern's second tone goes, per image (pattern codes index PATTERN_NAMES). Each pattern is drawn
+    only for the images that have it."""
+    phase = phase.reshape(-1, 1, 1)
+    size = px.shape[-1]
+    drawn = {
+        "striped": lambda ph: np.broadcast_to(((py + ph) // 3) % 2 == 0, (len(ph), size, size)),
+        "dotted": lambda ph: (((px + ph) % 5) < 2) & (((py + ph) % 5) < 2),
+        "checked": lambda ph: (((px + ph) // 4 + (py + ph) // 4) % 2) == 0,
+        "diagonal": lambda ph: (((px + py + ph) // 3) % 2) == 0,
+    }
+    out = np.zeros((len(pattern), size, size), dtype=bool)
+    for name, draw in drawn.items():
+        rows = np.flatnonzero(pattern == PATTERN_NAMES.index(name))
+        if rows.size:
+            out[rows] = draw(phase[rows])
+    return out
+
+
+# images composed at a time: their float64 intermediates (a few tens of MB) stay in cache-sized, reused buffers
+# instead of whole-catalog arrays
+CHUNK_ELEMENTS = 1 << 21
 
 
 def render(category: np.ndarray, colour: np.ndarray, pattern: np.ndarray, rng: np.random.Generator,
            size: int = 32, *, background: np.ndarray | None = None, scale: tuple[float, float] = (0.8, 1.0),
-           shift: float = 0.12, noise: float = 8.0, clutter: int = 0, occlusion: float = 0.0) -> np.ndarray:
-    """Render ``[N, size, size, 3]`` uint8 images of objects given by category, colour and pattern codes."""
+           shift: float = 0.12, noise: float = 8.0, clutter: int = 0, occlusion: float = 0.0,
+           out: np.ndarray | None = None, noise_dtype=np.float64) -> np.ndarray:
+    """Render ``[N, size, size, 3]`` uint8 images of objects given by category, colour and pattern codes (into
+    ``out`` when given). ``noise_dtype=np.float32`` draws the pixel noise in single precision (half the cost of
+    the draws, other pixels).
+
+    The draws come from ``rng`` in one fixed order: every image's scale, shift, pattern phase, background, clutter
+    boxes and occlusion patch, then the pixel noise image after image. Images are composed a chunk at a time;
+    the pixels do not depend on the chunk size."""
+    n = len(category)
+    s = rng.uniform(*scale, n)
+    dx, dy = rng.uniform(-shift, shift, (2, n))
+    phase = rng.integers(0, 6, n)
+    if background is None:
+        background = rng.uniform(215, 250, (n, 1)).repeat(3, 1)
+    boxes = [(rng.integers(0, size - 4, (2, n)), rng.integers(3, size // 3, (2, n)), rng.uniform(0, 255, (n, 3)))
+             for _ in range(clutter)]  # random rectangles behind the object: corner, extent, colour
+    side = int(round(size * np.sqrt(occlusion))) if occlusion > 0 else 0
+    patch = rng.integers(0, size - side + 1, (2, n)) if occlusion > 0 else None  # a grey square's corner
+    out = np.empty((n, size, size, 3), dtype=np.uint8) if out is None else out
+    step = max(1, CHUNK_ELEMENTS // (size * size * 3))
+    for a in range(0, n, step):
+        c = slice(a, min(n, a + step))
+        out[c] = _compose(category[c], colour[c], pattern[c], size, s[c], dx[c], dy[c], phase[c], background[c],
+                          [(xy[:, c], wh[:, c], col[c]) for xy, wh, col in boxes],
+                          None if patch is None else patch[:, c], side,
+                          _noise(rng, noise, (c.stop - c.start, size, size, 3), noise_dtype))
+    return out
+
+
+def _noise(rng: np.random.Generator, scale: float, shape: tuple, dtype) -> np.ndarray:
+    if dtype == np.float64:
+        return rng.normal(0, scale, shape)
+    out = rng.standard_normal(shape, dtype=dtype)
+    out *= dtype(scale)
+    return out
+
+
+def _compose(category, colour, pattern, size, s, dx, dy, phase, background, boxes, patch, side, noise):
+    """The pixels of a chunk of images from their drawn parameters and noise (no random draws here)."""
     n = len(category)
     coords = (np.arange(size) + 0.5) / size * 2 - 1
     px = np.arange(size)[None, None, :]
     py = np.arange(size)[None, :, None]
-    s = rng.uniform(*scale, n)[:, None, None]
-    dx, dy = (rng.uniform(-shift, shift, (2, n))[..., None, None])
+    s, dx, dy = s[:, None, None], dx[:, None, None], dy[:, None, None]
     x = (coords[None, None, :] - dx) / s
     y = (coords[None, :, None] - dy) / s
     mask = np.zeros((n, size, size), dtype=bool)
@@ -117,24 +171,53 @@ def render(category: np.ndarray, colour: np.ndarray, pattern: np.ndarray, rng: n
     rgb = np.array([COLOURS[c][0] for c in COLOUR_NAMES], dtype=np.float32)[colour]        # [N, 3]
     dark = rgb.mean(axis=1) < 90
     second = np.where(dark[:, None], np.minimum(rgb + 140, 255), rgb * 0.35)             # the pattern's tone
-    tone = _pattern_mask(pattern, px, py, rng.integers(0, 6, n)[:, None, None])
-    if background is None:
-        background = rng.uniform(215, 250, (n, 1)).repeat(3, 1)
-    img = np.broadcast_to(background[:, None, None, :], (n, size, size, 3)).astype(np.float32).copy()
-    for _ in range(clutter):  # random rectangles behind the object
-        x0, y0 = rng.integers(0, size - 4, (2, n))
-        ww, hh = rng.integers(3, size // 3, (2, n))
-        col = rng.uniform(0, 255, (n, 3))
+    tone = _pattern_mask(pattern, px, py, phase)
+    # the background in float32; float64 once clutter boxes (drawn in float64) are painted, as np.where would
+    # promote it. Painting in place writes exactly what np.where would return.
+    img = np.broadcast_to(background[:, None, None, :], (n, size, size, 3)).astype(np.float32)
+    if boxes:
+        img = img.astype(np.float64)
+    for (x0, y0), (ww, hh), col in boxes:
         box = (px >= x0[:, None, None]) & (px < (x0 + ww)[:, None, None]) & \
               (py >= y0[:, None, None]) & (py < (y0 + hh)[:, None, None])
-        img = np.where(box[..., None], col[:, None, None, :], img)
+        np.copyto(img, col[:, None, None, :], where=box[..., None])
     obj = np.where(tone[..., None], second[:, None, None, :], rgb[:, None, None, :])
-    img = np.where(mask[..., None], obj, img)
-    if occlusion > 0:  # a grey patch over part of the object
-        side = int(round(size * np.sqrt(occlusion)))
-        x0, y0 = rng.integers(0, size - side + 1, (2, n))
+    np.copyto(img, obj, where=mask[..., None])
+    if patch is not None:
+        x0, y0 = patch
         box = (px >= x0[:, None, None]) & (px < (x0 + side)[:, None, None]) & \
               (py >= y0[:, None, None]) & (py < (y0 + side)[:, None, None])
-        img = np.where(box[..., None], 150.0, img)
-    img += rng.normal(0, noise, img.shape)
+        np.copyto(img, 150.0, where=box[..., None])
+    img += noise
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+IMAGE_BLOCK = 1024  # images per random stream in render_blocks: part of what a "blocks" world is
+
+
+def render_blocks(category: np.ndarray, colour: np.ndarray, pattern: np.ndarray, key: list[int], size: int = 32,
+                  *, background: np.ndarray | None = None, out: np.ndarray | None = None, workers: int | None = None,
+                  **kwargs) -> np.ndarray:
+    """What :func:`render` draws, block by block: images ``[b·IMAGE_BLOCK, (b+1)·IMAGE_BLOCK)`` draw from their
+    own generator, ``numpy.random.default_rng([*key, b])``, so ``workers`` threads (default: every core) render
+    blocks at once (NumPy releases the GIL in its array loops and its generators) and the pixels are the same
+    with any number of them. The pixel noise is drawn in float32. ``background`` (per image) and the other
+    arguments are :func:`render`'s."""
+    n = len(category)
+    out = np.empty((n, size, size, 3), dtype=np.uint8) if out is None else out
+
+    def block(b: int) -> None:
+        c = slice(b * IMAGE_BLOCK, min(n, (b + 1) * IMAGE_BLOCK))
+        render(category[c], colour[c], pattern[c], np.random.default_rng([*key, b]), size,
+               background=None if background is None else background[c], out=out[c], noise_dtype=np.float32,
+               **kwargs)
+
+    n_blocks = -(-n // IMAGE_BLOCK)
+    workers = max(1, min(workers or cores(), n_blocks))
+    if workers == 1:
+        for b in range(n_blocks):
+            block(b)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(block, range(n_blocks)))
+    return out

@@ -44,10 +44,11 @@ import numpy as np
 import pandas as pd
 
 from ..fsio import config_hash
+from ..provenance import cores
 from ..paper import C, E, I, S  # noqa: F401  (the label codes, re-exported for the world's readers)
 from .labels import COMPLEMENT, KIN, NONE, intent_labels
 from .matcher import LexicalMatcher
-from .render import render
+from .render import render, render_blocks
 from .vocabulary import (CATEGORIES, CATEGORY_NAMES, COLOUR_NAMES, COLOUR_SHARE, COLOURS, DEPARTMENT_MATERIALS,
                          DEPARTMENTS, MATERIAL_NAMES, MATERIALS, PATTERN_NAMES, PATTERNS, SILHOUETTE_WORDS, SYLLABLES,
                          TITLE_EXTRAS)
@@ -59,6 +60,7 @@ __all__ = ["COMPLEMENT", "DEPARTMENTS", "KIN", "NONE", "World", "WorldConfig", "
 
 
 SEEN_NEGATIVE_SOURCES = ("matcher", "consideration")
+IMAGE_STREAMS = ("one", "blocks")
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,9 @@ class WorldConfig:
                                         # buy, as the paper defines them) or "consideration" (the other candidates of
                                         # the shopper's own purchase decision)
     matcher_depth: int = 100            # MATCHER DEPTH: products the shop's matcher shows per query (its results)
+    image_streams: str = "one"          # "one": every pixel from the world's random streams, image after image;
+                                        # "blocks": each block of 1,024 images from a stream of its own, so a
+                                        # paper-scale world renders on every core (same pixels with any number)
 
     def __post_init__(self):
         shares = ("p_caption_colour", "p_caption_pattern", "p_caption_extra", "image_gap", "p_title_material", "p_title_brand",
@@ -131,12 +136,20 @@ class WorldConfig:
         for name in ("attribute_weight", "popularity_weight", "exposure", "category_skew"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"world setting {name}={getattr(self, name)!r}: must not be negative")
+        if self.image_streams not in IMAGE_STREAMS:
+            raise ValueError(f"world setting image_streams={self.image_streams!r}: valid: {list(IMAGE_STREAMS)}")
         if self.seen_negative_source not in SEEN_NEGATIVE_SOURCES:
             raise ValueError(f"world setting seen_negative_source={self.seen_negative_source!r}: valid: "
                              f"{list(SEEN_NEGATIVE_SOURCES)}")
 
+    def _added(self) -> dict:
+        """Settings added after worlds were cached, while at what every earlier world did: left out of the keys,
+        so those worlds (and the runs keyed by them) stay valid."""
+        return {} if self.image_streams == "one" else {"image_streams": self.image_streams}
+
     def key(self) -> str:
-        return config_hash({"version": WORLD_VERSION, **asdict(self)})
+        settings = {k: v for k, v in asdict(self).items() if k != "image_streams"}
+        return config_hash({"version": WORLD_VERSION, **settings, **self._added()})
 
     def caption_key(self) -> str:
         """What the caption corpus depends on (it is drawn from its own random stream, apart from the catalog),
@@ -146,7 +159,7 @@ class WorldConfig:
                 "p_caption_pattern": self.p_caption_pattern}
         if self.p_caption_extra:  # named only when used, so the corpora (and CLIPs) cached before it stay valid
             blob["p_caption_extra"] = self.p_caption_extra
-        return config_hash(blob)
+        return config_hash({**blob, **self._added()})
 
 
 # The mechanisms a claim can turn on, in one line each: the book's chapter on the world and the data card show
@@ -175,10 +188,13 @@ WORLD_PRESETS = {
                        exposure=2.685, popularity_weight=1.517, brand_popularity=0.017, attribute_weight=4.868,
                        p_offtarget=0.001, p_sibling=0.0, purchases_train=4.168, purchases_eval=2.7),
 }
-# not yet calibrated (no GPU was lent to run its calibration): the cpu world's settings at paper-like sizes
-WORLD_PRESETS["gpu"] = replace(WORLD_PRESETS["cpu"], n_products=400_000, n_train_queries=200_000,
-                               n_eval_queries=20_000, n_captions=200_000, n_query_photos=20_000,
-                               n_train_photos=200_000, n_brands=400, image_size=64)
+# not yet calibrated (no GPU was lent to run its calibration): the cpu world's settings at the largest sizes whose
+# whole study fits ten minutes on one H200-class GPU (BENCHMARKS.md, "The gpu preset"). 400,000 products did not:
+# 100,000 keep the paper's regime of many more products of a kind than a top-100 holds (the smallest of the 27
+# categories has about 1,600, the largest about 16,000; the cpu world's smallest have fewer than 100)
+WORLD_PRESETS["gpu"] = replace(WORLD_PRESETS["cpu"], n_products=100_000, n_train_queries=50_000,
+                               n_eval_queries=20_000, n_captions=50_000, n_query_photos=5_000,
+                               n_train_photos=20_000, n_brands=400, image_size=64, image_streams="blocks")
 
 
 def world_config(preset: str, **overrides) -> WorldConfig:
@@ -406,7 +422,8 @@ def _purchases(cfg: WorldConfig, rng: np.random.Generator, intents: np.ndarray, 
 
 
 def _seen_negatives(cfg: WorldConfig, queries: pd.DataFrame, train_bought: pd.DataFrame,
-                    considered: pd.DataFrame, products: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+                    considered: pd.DataFrame, products: pd.DataFrame, rng: np.random.Generator,
+                    workers: int = 1) -> pd.DataFrame:
     """Up to ``n_seen_negatives`` seen negatives per train-period query: products the query was shown and did not
     buy in the train period (``seen_negative_source``): the shop's lexical matches (its top ``matcher_depth`` by
     BM25 over titles, :class:`~mmpaper.data.matcher.LexicalMatcher`) or the other candidates the shopper weighed in
@@ -416,21 +433,33 @@ def _seen_negatives(cfg: WorldConfig, queries: pd.DataFrame, train_bought: pd.Da
     if cfg.n_seen_negatives == 0 or len(ids) == 0:
         return pd.DataFrame({"query_id": np.empty(0, np.int64), "product_id": np.empty(0, np.int64)})
     if cfg.seen_negative_source == "matcher":
-        shown = LexicalMatcher(products["title"].tolist()).match(queries["query"].tolist(), cfg.matcher_depth)
+        shown = LexicalMatcher(products["title"].tolist()).match(queries["query"].tolist(), cfg.matcher_depth,
+                                                                  workers=workers)
     else:
         by_query = considered.groupby("query_id")["product_id"].apply(lambda p: pd.unique(p.to_numpy()))
         shown = [by_query.get(q, np.empty(0, np.int64)) for q in ids]
     bought = train_bought.groupby("query_id")["product_id"].apply(set)
     rows, negatives = [], []
     for q, candidates in zip(ids, shown):
-        not_bought = np.array([p for p in candidates if p not in bought.get(q, ())], dtype=np.int64)
+        was_bought = bought.get(q, ())
+        not_bought = np.array([p for p in candidates if p not in was_bought], dtype=np.int64)
         take = not_bought[rng.permutation(not_bought.size)[: cfg.n_seen_negatives]]
         rows.append(np.full(take.size, q, dtype=np.int64))
         negatives.append(take)
     return pd.DataFrame({"query_id": np.concatenate(rows), "product_id": np.concatenate(negatives)})
 
 
-def _captions(cfg: WorldConfig, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+def _images(cfg: WorldConfig, rng: np.random.Generator, key: list[int], category, colour, pattern, *,
+            out: np.ndarray | None = None, workers: int = 1, **kwargs) -> np.ndarray:
+    """Render pictures as the world's ``image_streams`` says: from ``rng`` image after image, or block by block
+    from streams keyed by ``[seed, 8, *key]`` on ``workers`` threads (:func:`~mmpaper.data.render.render_blocks`)."""
+    if cfg.image_streams == "one":
+        return render(category, colour, pattern, rng, cfg.image_size, out=out, **kwargs)
+    return render_blocks(category, colour, pattern, [cfg.seed, 8, *key], cfg.image_size, out=out, workers=workers,
+                         **kwargs)
+
+
+def _captions(cfg: WorldConfig, rng: np.random.Generator, workers: int = 1) -> tuple[pd.DataFrame, np.ndarray]:
     n = cfg.n_captions
     category = rng.integers(0, len(CATEGORY_NAMES), n)
     colour = rng.integers(0, len(COLOUR_NAMES), n)
@@ -473,9 +502,9 @@ def _captions(cfg: WorldConfig, rng: np.random.Generator) -> tuple[pd.DataFrame,
     clutter = rng.integers(0, 3, n)
     for k in range(3):
         rows = np.flatnonzero(clutter == k)
-        images[rows] = render(category[rows], colour[rows], pattern[rows], rng, cfg.image_size,
-                              background=rng.uniform(60, 255, (rows.size, 3)), scale=(0.55, 1.15), shift=0.25,
-                              noise=12.0, clutter=k)
+        images[rows] = _images(cfg, rng, [1, k], category[rows], colour[rows], pattern[rows],
+                               background=rng.uniform(60, 255, (rows.size, 3)), scale=(0.55, 1.15), shift=0.25,
+                               noise=12.0, clutter=k, workers=workers)
     return pd.DataFrame({"caption_id": np.arange(n, dtype=np.int64), "caption": texts}), images
 
 
@@ -517,7 +546,8 @@ def _photo_query(attrs: np.ndarray, rng: np.random.Generator, cfg: WorldConfig) 
     return " ".join(_typo(w, rng) if rng.random() < cfg.p_typo else w for w in words.split())
 
 
-def _photos(cfg: WorldConfig, rng: np.random.Generator, products: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def _photos(cfg: WorldConfig, rng: np.random.Generator, products: pd.DataFrame,
+            workers: int = 1) -> tuple[pd.DataFrame, np.ndarray]:
     """Eval photos, then training photos of *other* products, each re-rendered as a shopper would shoot it."""
     n_eval = min(cfg.n_query_photos, len(products))
     n_train = min(cfg.n_train_photos, len(products) - n_eval)
@@ -528,23 +558,28 @@ def _photos(cfg: WorldConfig, rng: np.random.Generator, products: pd.DataFrame) 
     n = len(pid)
     background = rng.uniform(120, 255, (n, 3))
     images = np.empty((n, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)
-    for a in range(0, n, 20_000):  # chunks bound render's float intermediates at large sizes
-        sl, rows = slice(a, a + 20_000), pid[a:a + 20_000]
-        images[sl] = render(attrs[rows, 0], attrs[rows, 1], attrs[rows, 2], rng, cfg.image_size,
-                            background=background[sl], scale=(0.9, 1.25), shift=0.2, noise=14.0, clutter=3,
-                            occlusion=0.12)
+    # in pieces of 20,000 from one stream (as the first worlds were drawn; render composes a chunk at a time)
+    step = 20_000 if cfg.image_streams == "one" else max(n, 1)
+    for a in range(0, n, step):
+        sl, rows = slice(a, a + step), pid[a:a + step]
+        _images(cfg, rng, [2], attrs[rows, 0], attrs[rows, 1], attrs[rows, 2], out=images[sl],
+                background=background[sl], scale=(0.9, 1.25), shift=0.2, noise=14.0, clutter=3, occlusion=0.12,
+                workers=workers)
     split = np.where(np.arange(n) < n_eval, "eval", "train")
     return pd.DataFrame({"photo_id": np.arange(n, dtype=np.int64), "product_id": pid.astype(np.int64),
                          "distractor_id": distractor, "split": split, "query": queries}), images
 
 
-def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
-    """Generate a world from its config; same config, same world, bit for bit."""
+def generate_world(cfg: WorldConfig, progress: bool = False, workers: int | None = None) -> World:
+    """Generate a world from its config; same config, same world, bit for bit. ``workers`` threads (default:
+    every core) share the shop's matching and, in a world with ``image_streams="blocks"``, the rendering; the
+    world is the same with any number."""
     # tqdm.auto picks a notebook's widget bar and warns at import when there is none: imported when a bar is made,
     # after a chapter has set its warning filters
     from tqdm.auto import tqdm
 
     t0 = time.perf_counter()
+    workers = workers or cores()
     rng = np.random.default_rng(cfg.seed)
     steps = tqdm(total=6, desc="world", disable=not progress, leave=False)
     brands = _brand_names(cfg.n_brands, rng)
@@ -556,10 +591,11 @@ def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
         images = np.lib.format.open_memmap(spool, mode="w+", dtype=np.uint8, shape=shape)
     else:
         images = np.empty(shape, dtype=np.uint8)
-    for start in range(0, cfg.n_products, 50_000):  # chunks keep paper-scale worlds within memory
-        sl = slice(start, min(start + 50_000, cfg.n_products))
-        images[sl] = render(products["category"].to_numpy()[sl], products["colour"].to_numpy()[sl],
-                            products["pattern"].to_numpy()[sl], rng, cfg.image_size)
+    step = 50_000 if cfg.image_streams == "one" else cfg.n_products  # pieces from one stream, as first drawn
+    for start in range(0, cfg.n_products, step):
+        sl = slice(start, min(start + step, cfg.n_products))
+        _images(cfg, rng, [0], products["category"].to_numpy()[sl], products["colour"].to_numpy()[sl],
+                products["pattern"].to_numpy()[sl], out=images[sl], workers=workers)
     steps.update()
     # the train period continues the catalog's stream; the eval month, the photos and the seen-negative draws have
     # their own, so no training table depends on the eval month (change it, and they stay the same)
@@ -602,13 +638,13 @@ def generate_world(cfg: WorldConfig, progress: bool = False) -> World:
     considered["query_id"] = considered["query_id"].map(remap).astype(np.int64)
     train_queries = queries[queries["split"] == "train"]  # before any is marked "both": train-period strings only
     seen = _seen_negatives(cfg, train_queries, purchases[purchases["split"] == "train"], considered, products,
-                           np.random.default_rng([cfg.seed, 6]))
+                           np.random.default_rng([cfg.seed, 6]), workers)
     # a query string that recurs in the eval month keeps its train-period id; its eval purchases still count
     eval_ids = set(purchases.loc[purchases["split"] == "eval", "query_id"])
     queries.loc[queries["query_id"].isin(eval_ids) & (queries["split"] == "train"), "split"] = "both"
-    captions, caption_images = _captions(cfg, np.random.default_rng([cfg.seed, 1]))  # its own stream
+    captions, caption_images = _captions(cfg, np.random.default_rng([cfg.seed, 1]), workers)  # its own stream
     steps.update()
-    photos, photo_images = _photos(cfg, np.random.default_rng([cfg.seed, 5]), products)
+    photos, photo_images = _photos(cfg, np.random.default_rng([cfg.seed, 5]), products, workers)
     steps.update()
     steps.close()
     return World(cfg, brands, products, queries, purchases, seen, captions, photos, images, caption_images,
