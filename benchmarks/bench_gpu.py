@@ -377,7 +377,7 @@ def study(preset, runs_dir: Path, cache_dir: Path, budget: float, variants: list
     else:
         rows.append({"stage": "tables", "seconds": None, "note": "needs every Table 2 variant"})
     total = time.perf_counter() - start - loader_seconds  # the study alone
-    return rows, {"total_seconds": total, "precision": ex.precision, "device": str(ex.device), "loader": loader,
+    return rows, {"total_seconds": total, "precision": ex.precision, "torch_device": str(ex.device), "loader": loader,
                   "world": {k: getattr(cfg, k) for k in ("n_products", "n_train_queries", "n_eval_queries",
                                                          "n_captions", "n_train_photos", "n_query_photos",
                                                          "image_size", "image_streams")}}

@@ -22,12 +22,14 @@ def machine() -> dict:
     """The package's description of the machine (``mmpaper.provenance.machine``), dated, with FAISS and NumPy."""
     import faiss
 
-    from mmpaper.provenance import machine as package_machine
+    from mmpaper.provenance import git_commit, machine as package_machine
 
     m = package_machine()
-    return {"date": _dt.date.today().isoformat(), **{k: m[k] for k in ("cpu", "cores", "memory_gib", "gpu", "python",
-                                                                     "torch")},
-            "faiss": faiss.__version__, "numpy": np.__version__}
+    out = {"date": _dt.date.today().isoformat(), **{k: m[k] for k in ("cpu", "cores", "memory_gib", "gpu", "python",
+                                                                    "torch")},
+           "faiss": faiss.__version__, "numpy": np.__version__}
+    commit = git_commit()  # None where the tree is no git checkout (a copy sent to a GPU machine)
+    return {**out, "commit": commit[:7] + ("-dirty" if commit.endswith("-dirty") else "")} if commit else out
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:

@@ -63,8 +63,8 @@ SPACES["smoke"] = {**SPACES["cpu"], "n_products": (300, 1_200), "n_train_queries
 # its distinct queries are mostly the rare, specific ones: with version 7's settings 71% of the distinct eval
 # queries ask for an attribute, against 52% at the old size, and BiBERT's Exact share fell from 54 to 35 (a first
 # search). Probes of the world alone (the share of distinct eval queries that ask for an attribute) and then of the
-# two baselines on seed 0 (data card, probes q-w) led to fewer colour and brand asks, more of the words no label
-# judges, and the old typo rate or a little more: the two candidates below.
+# two baselines on seed 0 led to fewer colour and brand asks, more of the words no label judges, and the old typo
+# rate or a little more: the two candidates below (the data card tells the searches that followed).
 START = {"n_products": 3_850, "category_skew": 0.706, "n_train_queries": 6_200, "p_query_colour": 0.08,
          "p_query_brand": 0.03, "p_query_extra": 0.9, "image_gap": 0.076,
          "exposure": 2.685, "popularity_weight": 1.517, "brand_popularity": 0.017,

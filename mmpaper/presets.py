@@ -84,7 +84,9 @@ PRESETS: dict[str, Preset] = {
                   clip_model=GPU_CLIP, clip_epochs=10, max_epochs=6, batch_size=1024,
                   clip_batch_size=1024, lr_clip=5e-4, lr_bibert=2e-4, lr_variant=1e-4, fused_dim=256,
                   vs_epochs=4, vs_batch_size=512, lr_vs=1e-4, accelerator="gpu", precision="mixed",
-                  deterministic=False, loader_workers=4),
+                  deterministic=False, loader_workers=0),  # measured on an H200's host (BENCHMARKS.md):
+    # batches made in the main process (0.2-0.4 M samples/s) outran 4 worker processes tenfold, and both outran
+    # every stage's GPU
     "esci": Preset("esci", "esci", BiBERTConfig(vocab_size=16000, hidden_size=256, intermediate_size=1024,
                                                 max_length=32, embed_dim=256),
                    clip_model="ViT-L-14", clip_pretrained="openai", batch_size=512, fused_dim=256,

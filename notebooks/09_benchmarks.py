@@ -151,8 +151,9 @@ found = {p.stem: json.loads(p.read_text()) for p in sorted(results.glob("*.json"
 
 def machine(r):
     m = r["machine"]
+    commit = f", commit {m['commit']}" if m.get("commit") else ""
     return (f"*{m['date']}, {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
-            f"GPU: {m['gpu'] or 'none'}*")
+            f"GPU: {m['gpu'] or 'none'}{commit}*")
 
 
 if not found:
@@ -246,8 +247,15 @@ if "gpu-estimate" in found and not gpu_runs:
     display(views.for_people(pd.DataFrame(est["rows"]), 2))
 for name in gpu_runs:
     r = found[name]
-    display(Markdown(f"**Measured on {r['device']}** ({machine(r)}): the study took {r['total_seconds']:.0f} s."))
+    display(Markdown(f"**Measured on {r['device']}** ({machine(r)}): {narrative.gpu_run_text(r)}"))
     display(views.for_people(pd.DataFrame(r["rows"]).drop(columns=["gpu busy share"], errors="ignore"), 2))
+if "gpu-estimate" in found and gpu_runs:  # what the GPU took against the arithmetic that sized the preset
+    rows, median, total = narrative.measured_against_estimate(found["gpu-estimate"], [found[n] for n in gpu_runs])
+    display(Markdown(f"**Measured against the estimate.** Each stage's time on the GPU against its arithmetic "
+                     f"alone; a stage no run reached is projected at the median ratio of those measured "
+                     f"({median:.1f}×): a whole study of about {total / 60:.1f} minutes, by projection, not "
+                     f"measurement, against the ten the preset was sized for."))
+    display(views.for_people(pd.DataFrame(rows), 2))
 
 # %% [markdown]
 # ## What this shows

@@ -113,7 +113,23 @@ def test_a_gpu_study_stopped_from_outside_is_summarised_as_partial(tmp_path, mon
     monkeypatch.setattr(summarize, "ROOT", tmp_path)
     assert summarize.main() == 0
     text = (tmp_path / "BENCHMARKS.md").read_text()
-    assert "on Test GPU (stopped before the end)" in text and "after 3 stages (100 s of study)" in text
+    assert "on Test GPU (stopped before the end)" in text and "after 3 stages (100 s of study). The stages it finished" in text
+
+
+def test_a_gpu_study_whose_budget_skipped_stages_claims_no_total(tmp_path, monkeypatch):
+    import summarize
+
+    m = {"date": "2026-11-30", "cpu": "x86_64", "cores": 16, "memory_gib": 128, "gpu": "Test GPU", "torch": "2.11",
+         "faiss": "1.15"}
+    rows = [{"stage": "world", "seconds": 40.0}, {"stage": "bibert", "seconds": None, "note": "skipped: 61 s > budget 60 s"}]
+    (tmp_path / "gpu-test-gpu.json").write_text(json.dumps(
+        {"benchmark": "gpu-test-gpu", "machine": m, "device": "Test GPU", "precision": "bf16-mixed", "rows": rows,
+         "total_seconds": 40.0, "budget_seconds": 60.0, "profile": None}))
+    monkeypatch.setattr(summarize, "RESULTS", tmp_path)
+    monkeypatch.setattr(summarize, "ROOT", tmp_path)
+    assert summarize.main() == 0
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "left 1 unmeasured (bibert)" in text and "**not measured**" in text and "(met against" not in text
 
 
 def test_bench_gpu_installs_only_what_is_missing(monkeypatch, capsys):
@@ -145,3 +161,24 @@ def test_bench_gpu_host_smallest_and_its_summary(tmp_path, monkeypatch):
     text = (tmp_path / "BENCHMARKS.md").read_text()
     assert "The gpu preset" in text and "Input pipeline" in text
     assert "Measured: `make bench-gpu`" not in text  # the smoke run of bench_gpu is a test, never a measurement
+
+
+def test_measured_against_estimate_projects_the_unmeasured_stages_at_the_median_ratio():
+    from mmpaper.report import narrative
+
+    est = {"rows": [{"stage": "stage 0: CLIP pretraining", "H200 s (arithmetic)": 8.0},
+                    {"stage": "stage 0: frozen features", "H200 s (arithmetic)": 2.0},
+                    {"stage": "bibert", "H200 s (arithmetic)": 5.0},
+                    {"stage": "4tmm-joint", "H200 s (arithmetic)": 4.0},
+                    {"stage": "vs-4tower", "H200 s (arithmetic)": 6.0}]}
+    first = {"rows": [{"stage": "world", "seconds": 7.0}, {"stage": "stage 0 (CLIP)", "seconds": 20.0},
+                      {"stage": "input pipeline (measured apart)", "seconds": 99.0, "note": "not part of the total"},
+                      {"stage": "bibert", "seconds": 15.0}, {"stage": "4tmm-joint", "seconds": None,
+                                                             "note": "skipped: over budget"}]}
+    second = {"rows": [{"stage": "4tmm-joint", "seconds": 16.0}, {"stage": "bibert", "seconds": 1000.0}]}
+    rows, median, total = narrative.measured_against_estimate(est, [first, second])
+    # ratios: stage 0 20/10 = 2, bibert 15/5 = 3 (the first run's), 4tmm-joint 16/4 = 4: median 3
+    assert median == 3.0
+    by = {r["stage"]: r for r in rows}
+    assert by["stage 0 (CLIP)"]["arithmetic (s)"] == 10.0 and by["vs-4tower"]["projected (s)"] == 18.0
+    assert total == 7.0 + 20.0 + 15.0 + 16.0 + 18.0

@@ -38,7 +38,7 @@ def test_the_training_device_is_the_gpu_only_when_asked_for_and_present(monkeypa
 def test_gpu_preset_settings_and_cpu_presets_untouched():
     gpu = PRESETS["gpu"]
     assert (gpu.precision, gpu.deterministic, gpu.clip_model) == ("mixed", False, "mmpaper-ViT-B-8-64")
-    assert gpu.loader_workers > 0 and gpu.accelerator == "gpu"
+    assert gpu.loader_workers == 0 and gpu.accelerator == "gpu"  # workers measured slower on an H200 host
     for name in ("smoke", "cpu", "colab"):
         p = PRESETS[name]
         assert (p.precision, p.deterministic, p.loader_workers) == ("32-true", True, 0), name

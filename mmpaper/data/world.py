@@ -189,7 +189,8 @@ WORLD_PRESETS = {
                        p_offtarget=0.001, p_sibling=0.0, purchases_train=4.168, purchases_eval=2.7),
 }
 # not yet calibrated (no GPU was lent to run its calibration): the cpu world's settings at the largest sizes whose
-# whole study fits ten minutes on one H200-class GPU (BENCHMARKS.md, "The gpu preset"). 400,000 products did not:
+# whole study an arithmetic estimate fitted into ten minutes on one H200-class GPU (BENCHMARKS.md, "The gpu preset";
+# on one H200 its first ten stages took 439 s, and the rest projected from them make about 13). 400,000 products did not:
 # 100,000 keep the paper's regime of many more products of a kind than a top-100 holds (the smallest of the 27
 # categories has about 1,600, the largest about 16,000; the cpu world's smallest have fewer than 100)
 WORLD_PRESETS["gpu"] = replace(WORLD_PRESETS["cpu"], n_products=100_000, n_train_queries=50_000,

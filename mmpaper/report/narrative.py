@@ -733,3 +733,46 @@ def real_photo_text(record: dict | None) -> str:
              "weights can be downloaded, so both models learn from these photos alone, and the size of any effect is "
              "bounded by how little a from-scratch encoder learns in the budget.")
     return text
+
+
+def gpu_run_text(r: dict, limit_seconds: float = 600) -> str:
+    """What one recorded `make bench-gpu` run measured (``benchmarks/results/gpu-<device>.json``): the whole study's
+    time against ``limit_seconds`` only when every stage ran; otherwise the stages it left unmeasured, by name."""
+    rows = r.get("rows", [])
+    if r.get("partial"):  # stopped from outside (a machine's time limit) before the study ended
+        done = sum(x.get("seconds") or 0 for x in rows if "not part" not in (x.get("note") or ""))
+        note = f"; {r['note']}" if r.get("note") else ""
+        return (f"the run was stopped from outside after {len(rows)} stages ({done:.0f} s of study){note}. "
+                f"The stages it finished:")
+    skipped = [x["stage"] for x in rows if (x.get("note") or "").startswith("skipped")]
+    if skipped:
+        return (f"{r.get('precision', '?')}; the stages it ran took {r['total_seconds']:.0f} s, and its budget of "
+                f"{r['budget_seconds']:.0f} s left {len(skipped)} unmeasured ({', '.join(skipped)}), so the whole "
+                f"study's time against {limit_seconds / 60:.0f} minutes is **not measured**.")
+    met = "met" if r["total_seconds"] <= limit_seconds else "**not met**"
+    return (f"{r.get('precision', '?')}; the study took {r['total_seconds']:.0f} s ({met} against "
+            f"{limit_seconds / 60:.0f} minutes).")
+
+
+def measured_against_estimate(est: dict, runs: list[dict]) -> tuple[list[dict], float, float]:
+    """Each estimated stage beside its time measured by `make bench-gpu` (the first run that measured it) and the
+    ratio; a stage no run measured is projected as its arithmetic × the median ratio of the measured ones. Returns
+    the rows, the median ratio and the projected whole study (the world's measured time included)."""
+    import statistics
+
+    measured = {}
+    for r in runs:
+        for row in r["rows"]:
+            if row.get("seconds") and "not part" not in (row.get("note") or ""):
+                measured.setdefault(row["stage"], row["seconds"])
+    arithmetic = {}
+    for row in est["rows"]:  # the estimate splits stage 0 in two; the study times it as one stage
+        stage = "stage 0 (CLIP)" if row["stage"].startswith("stage 0") else row["stage"]
+        arithmetic[stage] = arithmetic.get(stage, 0.0) + row["H200 s (arithmetic)"]
+    ratios = [measured[k] / v for k, v in arithmetic.items() if k in measured and v > 1]
+    median = statistics.median(ratios) if ratios else float("nan")
+    rows = [{"stage": k, "arithmetic (s)": v, "measured (s)": measured.get(k),
+             "measured ÷ arithmetic": measured[k] / v if k in measured else None,
+             "projected (s)": None if k in measured else v * median} for k, v in arithmetic.items()]
+    total = measured.get("world", 0.0) + sum(r["measured (s)"] or r["projected (s)"] for r in rows)
+    return rows, median, total
