@@ -62,7 +62,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 # Python 3.13 (Colab's runtime): every dependency resolves to wheels for CPython 3.13, with faiss-cpu and with
-# faiss-gpu-cu12 as a GPU runtime gets them (a pip dry run against the registry; skipped with its reason when the
+# faiss-gpu as a GPU runtime gets them (a pip dry run against the registry; skipped with its reason when the
 # registry cannot be reached). There is no 3.13 interpreter here.
 test-py313: $(STAMP)
 	$(PY) -m pytest -q -m network tests/test_packaging.py -k "3.13"

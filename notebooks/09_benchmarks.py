@@ -28,7 +28,7 @@
 # are _config.yml's repository url, release_tag and release_commit (`python -m mmpaper pin-release` writes both;
 # tests/test_packaging.py keeps them equal). It fails closed: with no release named it installs nothing; the tag
 # must still point at COMMIT, and pip must have installed COMMIT. Only the package and its model and evaluation
-# dependencies are installed (not the book's tools); a suitable preinstalled torch is kept; FAISS is faiss-gpu-cu12
+# dependencies are installed (not the book's tools); a suitable preinstalled torch is kept; FAISS is faiss-gpu
 # on a GPU runtime and faiss-cpu otherwise, never both. MMPAPER_COLAB=1 outside Colab prints the commands only.
 import os, sys
 REPOSITORY, TAG, COMMIT = "", "", ""
