@@ -10,7 +10,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout where mmpaper is not installed (a GPU machine)
-from mmpaper.report.narrative import gpu_run_text, measured_against_estimate  # noqa: E402
+from mmpaper.report.narrative import gpu_run_text  # noqa: E402
+from mmpaper.report.views import measured_against_estimate  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -248,9 +248,11 @@ if "gpu-estimate" in found and not gpu_runs:
 for name in gpu_runs:
     r = found[name]
     display(Markdown(f"**Measured on {r['device']}** ({machine(r)}): {narrative.gpu_run_text(r)}"))
-    display(views.for_people(pd.DataFrame(r["rows"]).drop(columns=["gpu busy share"], errors="ignore"), 2))
+    shown = ["stage", "seconds", "samples/s", "unit", "gpu util %", "peak GiB", "note"]  # one line per stage
+    stages = pd.DataFrame(r["rows"])
+    display(views.for_people(stages[[c for c in shown if c in stages.columns]], 2))
 if "gpu-estimate" in found and gpu_runs:  # what the GPU took against the arithmetic that sized the preset
-    rows, median, total = narrative.measured_against_estimate(found["gpu-estimate"], [found[n] for n in gpu_runs])
+    rows, median, total = views.measured_against_estimate(found["gpu-estimate"], [found[n] for n in gpu_runs])
     display(Markdown(f"**Measured against the estimate.** Each stage's time on the GPU against its arithmetic "
                      f"alone; a stage no run reached is projected at the median ratio of those measured "
                      f"({median:.1f}×): a whole study of about {total / 60:.1f} minutes, by projection, not "

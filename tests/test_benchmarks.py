@@ -164,7 +164,7 @@ def test_bench_gpu_host_smallest_and_its_summary(tmp_path, monkeypatch):
 
 
 def test_measured_against_estimate_projects_the_unmeasured_stages_at_the_median_ratio():
-    from mmpaper.report import narrative
+    from mmpaper.report import views
 
     est = {"rows": [{"stage": "stage 0: CLIP pretraining", "H200 s (arithmetic)": 8.0},
                     {"stage": "stage 0: frozen features", "H200 s (arithmetic)": 2.0},
@@ -176,7 +176,7 @@ def test_measured_against_estimate_projects_the_unmeasured_stages_at_the_median_
                       {"stage": "bibert", "seconds": 15.0}, {"stage": "4tmm-joint", "seconds": None,
                                                              "note": "skipped: over budget"}]}
     second = {"rows": [{"stage": "4tmm-joint", "seconds": 16.0}, {"stage": "bibert", "seconds": 1000.0}]}
-    rows, median, total = narrative.measured_against_estimate(est, [first, second])
+    rows, median, total = views.measured_against_estimate(est, [first, second])
     # ratios: stage 0 20/10 = 2, bibert 15/5 = 3 (the first run's), 4tmm-joint 16/4 = 4: median 3
     assert median == 3.0
     by = {r["stage"]: r for r in rows}

@@ -395,3 +395,27 @@ def real_photo_effects(record: dict) -> pd.DataFrame:
             row["seeds agree"] = "yes" if len({record["per_seed"][s][j]["verdict"] for s in seeds}) == 1 else "no"
         rows.append(row)
     return _check_width(pd.DataFrame(rows).set_index(["claim", "part"]))
+
+
+def measured_against_estimate(est: dict, runs: list[dict]) -> tuple[list[dict], float, float]:
+    """Each estimated stage beside its time measured by `make bench-gpu` (the first run that measured it) and the
+    ratio; a stage no run measured is projected as its arithmetic × the median ratio of the measured ones. Returns
+    the rows, the median ratio and the projected whole study (the world's measured time included)."""
+    import statistics
+
+    measured = {}
+    for r in runs:
+        for row in r["rows"]:
+            if row.get("seconds") and "not part" not in (row.get("note") or ""):
+                measured.setdefault(row["stage"], row["seconds"])
+    arithmetic = {}
+    for row in est["rows"]:  # the estimate splits stage 0 in two; the study times it as one stage
+        stage = "stage 0 (CLIP)" if row["stage"].startswith("stage 0") else row["stage"]
+        arithmetic[stage] = arithmetic.get(stage, 0.0) + row["H200 s (arithmetic)"]
+    ratios = [measured[k] / v for k, v in arithmetic.items() if k in measured and v > 1]
+    median = statistics.median(ratios) if ratios else float("nan")
+    rows = [{"stage": k, "arithmetic (s)": v, "measured (s)": measured.get(k),
+             "measured ÷ arithmetic": measured[k] / v if k in measured else None,
+             "projected (s)": None if k in measured else v * median} for k, v in arithmetic.items()]
+    total = measured.get("world", 0.0) + sum(r["measured (s)"] or r["projected (s)"] for r in rows)
+    return rows, median, total
