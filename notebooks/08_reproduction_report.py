@@ -159,6 +159,11 @@ recorded = records.load_seed_sweep(preset)
 display(Markdown(narrative.seed_sweep_text(recorded[0] if recorded else None, preset)))
 if recorded:
     display(views.seed_sweep_table(recorded[1]))
+recorded_parts = records.load_seed_sweep_parts(preset)
+if recorded_parts is not None:  # the effects behind those verdicts, pooled over the seeds
+    display(Markdown("Each claim part's effect pooled over the three seeds (the mean of the seeds' paired effects, "
+                     "its interval from their bootstrap standard errors), and how far the seeds' own effects spread:"))
+    display(views.seed_sweep_effects(recorded_parts))
 
 # %% [markdown]
 # ## What this shows

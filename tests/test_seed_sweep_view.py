@@ -45,3 +45,15 @@ def test_the_committed_cpu_sweep_covers_every_claim():
                                          "headline"}
     differ = set(summary.loc[summary["seeds agree"] == "no", "claim_id"])
     assert differ == set(record["claims_whose_verdict_differs"])
+
+
+def test_recorded_sweep_parts_show_pooled_effects_with_intervals(tmp_path):
+    _record(tmp_path, [])
+    assert records.load_seed_sweep_parts("cpu", tmp_path) is None  # none recorded: the chapter shows verdicts only
+    pd.DataFrame({"claim_id": ["seenneg"], "part": ["recall gain"], "pooled effect": [16.123],
+                  "pooled ci_low": [15.2], "pooled ci_high": [17.05], "spread": [2.31], "pooled verdict": ["does not hold"],
+                  "seeds agree": ["yes"]}).to_csv(tmp_path / "claims_seeds_cpu_parts.csv", index=False)
+    table = views.seed_sweep_effects(records.load_seed_sweep_parts("cpu", tmp_path))
+    row = table.loc[("seenneg", "recall gain")]
+    assert row["pooled effect [95% interval]"].startswith("+16.1 [+15.2, +17")
+    assert row["pooled verdict"] == "does not hold" and row["spread over seeds"] == "2.31"

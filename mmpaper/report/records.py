@@ -46,6 +46,15 @@ def load_seed_sweep(preset: str, directory: str | Path | None = None) -> tuple[d
     return json.loads(path.read_text()), pd.read_csv(table)
 
 
+def load_seed_sweep_parts(preset: str, directory: str | Path | None = None) -> pd.DataFrame | None:
+    """Every claim part of the recorded seed sweep (``claims_by_seed.csv``, copied beside the record as
+    ``claims_seeds_<preset>_parts.csv``): its effect and interval per seed, pooled, and its verdicts; None when
+    absent."""
+    path = seed_sweep_path(preset, directory)
+    parts = path.with_name(f"{path.stem}_parts.csv")
+    return pd.read_csv(parts) if parts.exists() else None
+
+
 def robustness_path(preset: str, directory: str | Path | None = None) -> Path:
     return Path(directory or recorded_dir()) / f"robustness_{preset}.json"
 

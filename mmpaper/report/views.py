@@ -298,6 +298,17 @@ def seed_sweep_table(summary: pd.DataFrame) -> pd.DataFrame:
     return _check_width(df)
 
 
+def seed_sweep_effects(parts: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim part of the recorded seed sweep: its pooled effect with its 95% interval, how far the
+    seeds' effects spread, the pooled verdict and whether the seeds agree."""
+    rows = [{"claim": r["claim_id"], "part": r["part"],
+             "pooled effect [95% interval]": f"{signed(r['pooled effect'])} [{signed(r['pooled ci_low'])}, "
+                                             f"{signed(r['pooled ci_high'])}]",
+             "spread over seeds": cell(r["spread"], 2), "pooled verdict": r["pooled verdict"],
+             "seeds agree": r["seeds agree"]} for _, r in parts.iterrows()]
+    return _check_width(pd.DataFrame(rows).set_index(["claim", "part"]))
+
+
 # ------------------------------------------------------------------------------------------- the world's regime
 def regime(figures: pd.DataFrame) -> pd.DataFrame:
     """The regime figures (:func:`mmpaper.report.tables.regime`), ours beside the paper's ("—": the paper gives
