@@ -60,6 +60,12 @@ def test_ensemble_text_says_where_the_record_comes_from_and_how_to_make_one():
     text = narrative.ensemble_text(record, "cpu")
     assert "2026-11-30" in text and "Xeon" in text and "commit abcdef1" in text and "2.0 hours" in text
     assert "8 of them reproduce both baselines within 1.5" in text and "1 did not (off)" in text
+    assert "unfinished" in text  # no "finished" time: the record says how much of the ensemble there is
+    record.update({"finished": "2026-11-30T03:00:00+00:00"})
+    assert "unfinished" not in narrative.ensemble_text(record, "cpu")
+    partial = {**record, "worlds": record["worlds"][:2], "factors": {"a": ["x", "y"], "b": ["x", "y"], "c": ["x", "y"]}}
+    partial.pop("finished")
+    assert "2 of its 8 corners are recorded so far" in narrative.ensemble_text(partial, "cpu")
 
 
 def test_robustness_on_smoke_writes_a_record_and_resumes(tmp_path, monkeypatch):
