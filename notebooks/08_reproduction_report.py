@@ -108,6 +108,8 @@ display(Markdown(narrative.method_text(claims, N_RESAMPLES)))
 # that reproduce the paper's two baselines it holds, and which property of the world it turns on.
 
 # %% tags=["hide-input"]
+if record and not record.get("finished"):
+    display(Markdown(narrative.ensemble_unfinished_text(record)))
 display(views.claims_summary(claims, across))
 
 # %% [markdown]

@@ -499,6 +499,18 @@ def _why(r: dict) -> str:
                f"parts hold."))
 
 
+def ensemble_unfinished_text(record: dict | None) -> str:
+    """For an ensemble still running or stopped (no ``finished`` time): how many of its corners are recorded and
+    that every count covers those alone; empty for a finished one."""
+    if not record or record.get("finished"):
+        return ""
+    worlds = record.get("worlds", [])
+    planned = int(np.prod([len(levels) for levels in record.get("factors", {}).values()])) or len(worlds)
+    return (f"**This ensemble is unfinished**: {len(worlds)} of its {planned} corners are recorded so far (the "
+            f"same command resumes it), so every count of worlds is over those alone and says nothing yet about "
+            f"the corners not run. ")
+
+
 def ensemble_text(record: dict | None, preset: str) -> str:
     """Where the ensemble of worlds comes from, how it was built, and how to regenerate it."""
     if record is None:
@@ -519,11 +531,7 @@ def ensemble_text(record: dict | None, preset: str) -> str:
             f"{hours:.1f} hours of calibration and training): {len(worlds)} corners, each holding {levels}, with every "
             f"other setting found by the calibration's own search ({record.get('trials', '?')} trials per corner, "
             f"on the corner's own seed, scored on the two baselines only). ")
-    if not record.get("finished"):  # a run still going, or stopped: say how much of the ensemble there is
-        planned = int(np.prod([len(levels) for levels in record.get("factors", {}).values()])) or len(worlds)
-        text += (f"**This ensemble is unfinished**: {len(worlds)} of its {planned} corners are recorded so far (the "
-                 f"same command resumes it), so every count below is over those alone and says nothing yet about "
-                 f"the corners not run. ")
+    text += ensemble_unfinished_text(record)
     text += (f"{len(consistent)} of them reproduce both baselines within {record.get('consistent_within', 1.5):g} "
              "tolerance units on every target and count below; ")
     out = [w["id"] for w in worlds if not w.get("consistent")]
