@@ -304,6 +304,7 @@ def test_views_and_narrative_read_the_record():
     text = narrative.real_photo_text(record)
     assert "**holds** pooled over the seeds, and every seed gives that verdict" in text
     assert "+3.0 points (95% interval +2.0 to +4.0)" in text and "move within the kind" in text
+    assert "chosen on image-to-image trial runs that also printed their test-photo numbers" in text  # said
     status = narrative.real_photo_status(available=False, data_dir="data/grocery", record=record, live_seeds=[],
                                          config="cpu")
     assert "**The Grocery Store photos are not on this machine**" in status

@@ -744,7 +744,10 @@ def real_photo_text(record: dict | None) -> str:
                      "tower has too little to teach the image tower. ")
     text += ("Caveat: the paper starts every tower from a CLIP pretrained on web-scale image-text pairs; here no "
              "weights can be downloaded, so both models learn from these photos alone, and the size of any effect is "
-             "bounded by how little a from-scratch encoder learns in the budget.")
+             "bounded by how little a from-scratch encoder learns in the budget. A second caveat: the training "
+             "settings both models share (the temperature, the learning rate, GroupNorm in the image encoder) were "
+             "chosen on image-to-image trial runs that also printed their test-photo numbers, so the test photos "
+             "are not wholly untouched by that choice (made on image-to-image runs alone).")
     return text
 
 
