@@ -16,21 +16,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from common import print_table, save  # noqa: E402
+from common import print_table, quiet, save  # noqa: E402
 
 PAPER_PRODUCTS = 3_384_067
 
 
 def main(argv=None) -> dict:
-    import logging
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--products", type=int, default=8192)
     ap.add_argument("--batch", type=int, default=1024)
     ap.add_argument("--out-dir", default=None)
     args = ap.parse_args(argv)
-    logging.getLogger().addFilter(lambda r: "No pretrained weights loaded" not in r.getMessage())
+    quiet(all_warnings=False)
     from mmpaper.data.modules import TokenTable
     from mmpaper.experiments import Experiment
     from mmpaper.models import FourTowerMM

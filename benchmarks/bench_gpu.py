@@ -384,8 +384,6 @@ def study(preset, runs_dir: Path, cache_dir: Path, budget: float, variants: list
 
 
 def main(argv=None) -> int:
-    import logging
-    import warnings
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--budget", type=float, default=540.0, help="seconds after which no stage starts (default 540)")
@@ -417,12 +415,10 @@ def main(argv=None) -> int:
         print("bench_gpu: no CUDA device on this machine, so there is no GPU study to measure (run it where a GPU "
               "is, or with --smoke for the CPU stages at smoke scale)")
         return 0
-    warnings.filterwarnings("ignore")
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    logging.getLogger().addFilter(lambda r: "No pretrained weights loaded" not in r.getMessage())
+    from common import print_table, quiet, save
 
-    from common import print_table, save
+    quiet()
+
 
     from mmpaper.paper import variant_names
     from mmpaper.presets import PRESETS

@@ -342,8 +342,6 @@ def cpu_rates() -> list[dict]:
 
 
 def main(argv=None) -> dict:
-    import logging
-    import warnings
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=0.05, help="the gpu world's counts times this (default 0.05)")
@@ -354,11 +352,9 @@ def main(argv=None) -> dict:
                     help="a checkout of an earlier commit: its stage 0 is profiled beside this one's")
     ap.add_argument("--out-dir", default=None)
     args = ap.parse_args(argv)
-    warnings.filterwarnings("ignore")
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    logging.getLogger().addFilter(lambda r: "No pretrained weights loaded" not in r.getMessage())
-    from common import print_table, save
+    from common import print_table, quiet, save
+
+    quiet()
 
     stage0, stage0_files, rates = [], {}, []
     if not args.no_profile:

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pytorch_lightning as pl  # noqa: E402
 import torch  # noqa: E402
 
-from common import print_table, save  # noqa: E402
+from common import print_table, quiet, save  # noqa: E402
 
 
 def _setups(preset_name: str):
@@ -124,8 +124,6 @@ def _loss(system, batch, i):
 
 
 def main(argv=None) -> dict:
-    import logging
-    import warnings
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="cpu")
@@ -133,10 +131,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--repeats", type=int, default=3, help="alternating bare / Lightning runs per model")
     ap.add_argument("--out-dir", default=None)
     args = ap.parse_args(argv)
-    warnings.filterwarnings("ignore")
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    logging.getLogger().addFilter(lambda r: "No pretrained weights loaded" not in r.getMessage())
+    quiet()
     rows = []
     for name, make, loader_fn, bs in _setups(args.preset):
         bare, light = [], []

@@ -69,6 +69,18 @@ def run_worker(script: str, args: list[str], timeout: float | None = None) -> di
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def quiet(all_warnings: bool = True) -> None:
+    """Lightning's and open_clip's start-up chatter off (:func:`mmpaper.logs.quiet_libraries`) and, unless
+    ``all_warnings`` is False, every warning too: a benchmark prints its tables and little else."""
+    import warnings
+
+    from mmpaper.logs import quiet_libraries
+
+    quiet_libraries()
+    if all_warnings:
+        warnings.filterwarnings("ignore")
+
+
 def save(name: str, payload: dict, out_dir: Path | None = None) -> Path:
     out_dir = Path(out_dir or RESULTS)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -121,14 +121,13 @@ def estimate(preset_name: str, n: dict[str, float], f: dict[str, float]) -> list
 
 
 def main(argv=None) -> dict:
-    import logging
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=0.1, help="the gpu world generated at this scale to count")
     ap.add_argument("--out-dir", default=None)
     args = ap.parse_args(argv)
-    logging.getLogger().addFilter(lambda r: "No pretrained weights loaded" not in r.getMessage())
-    from common import print_table, save
+    from common import print_table, quiet, save
+
+    quiet(all_warnings=False)
 
     n_gpu, f_gpu = counts("gpu", args.scale), tower_flops("gpu")
     rows = []
