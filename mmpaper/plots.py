@@ -221,17 +221,10 @@ def false_positive_examples(photos: list[dict], product_images, attributes: np.n
     "target", "top"}`` (the model, its query text, the photo, the photographed product, the model's top ids)."""
     colours = ["#2ca02c", "#1f77b4", "#d62728", "#9a9a9a"]
     with _style() as plt:
-        n_rows = len(photos)
-        fig, axes = plt.subplots(n_rows, n_shown + 2, figsize=(WIDTH_IN, 1.2 * n_rows + 0.5),
-                                 gridspec_kw={"width_ratios": [1.5, 1] + [1] * n_shown}, squeeze=False)
+        fig, axes = _photo_rows(plt, len(photos), n_shown, 1.2, 0.5)
         for r, row in enumerate(photos):
-            axes[r, 0].axis("off")
-            axes[r, 0].text(1.0, 0.5, variant_label(row["name"]) + row["text"], ha="right", va="center",
-                            fontsize=9, transform=axes[r, 0].transAxes)
-            ax = axes[r, 1]
-            ax.imshow(row["image"], interpolation="nearest")
-            _frame(ax, "black", 1.0)
-            ax.set_title(wrap(f"photo: {CATEGORY_NAMES[attributes[row['target'], 0]]}", 12, 2), fontsize=9, pad=2)
+            _photo_row_head(axes[r], variant_label(row["name"]) + row["text"], row["image"],
+                            wrap(f"photo: {CATEGORY_NAMES[attributes[row['target'], 0]]}", 12, 2), 9)
             top = row["top"][:n_shown]
             for j, (pid, kind) in enumerate(zip(top, photo_match_kinds(top, row["target"], attributes))):
                 ax = axes[r, j + 2]
@@ -239,12 +232,7 @@ def false_positive_examples(photos: list[dict], product_images, attributes: np.n
                 _frame(ax, colours[kind])
                 label = FP_KINDS[kind] if kind != 2 else wrap(f"false +: {CATEGORY_NAMES[attributes[pid, 0]]}", 12, 2)
                 ax.set_title(label, fontsize=9, color=colours[kind], pad=2)
-        from matplotlib.patches import Patch
-
-        fig.legend(handles=[Patch(facecolor="white", edgecolor=c, linewidth=3, label=t) for c, t in
-                            zip(colours, ["the photographed product", "identical look", "false positive", "other"])],
-                   loc="lower center", ncol=4, frameon=False)
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        _frame_legend(fig, zip(["the photographed product", "identical look", "false positive", "other"], colours))
     return fig
 
 
@@ -265,17 +253,9 @@ def real_photo_grid(rows: list[dict], product_images, names: list[str], coarse: 
     ``rows``: one dict per row, ``{"model", "image", "target", "top"}`` (the model's label, the photo, the
     photographed product's row, the model's top product rows); ``names``: every product's name."""
     with _style() as plt:
-        n_rows = len(rows)
-        fig, axes = plt.subplots(n_rows, n_shown + 2, figsize=(WIDTH_IN, 1.25 * n_rows + 0.55),
-                                 gridspec_kw={"width_ratios": [1.5, 1] + [1] * n_shown}, squeeze=False)
+        fig, axes = _photo_rows(plt, len(rows), n_shown, 1.25, 0.55)
         for r, row in enumerate(rows):
-            axes[r, 0].axis("off")
-            axes[r, 0].text(1.0, 0.5, row["model"], ha="right", va="center", fontsize=8,
-                            transform=axes[r, 0].transAxes)
-            ax = axes[r, 1]
-            ax.imshow(row["image"], interpolation="nearest")
-            _frame(ax, "black", 1.0)
-            ax.set_title(wrap(f"photo: {names[row['target']]}", 13, 2), fontsize=8, pad=2)
+            _photo_row_head(axes[r], row["model"], row["image"], wrap(f"photo: {names[row['target']]}", 13, 2), 8)
             top = np.asarray(row["top"][:n_shown])
             for j, (pid, kind) in enumerate(zip(top, real_photo_match_kinds(top, row["target"], coarse))):
                 ax = axes[r, j + 2]
@@ -283,12 +263,33 @@ def real_photo_grid(rows: list[dict], product_images, names: list[str], coarse: 
                 colour = REAL_PHOTO_KINDS[int(kind)][1]
                 _frame(ax, colour)
                 ax.set_title(wrap(names[pid], 13, 2), fontsize=8, color=colour, pad=2)
-        from matplotlib.patches import Patch
-
-        fig.legend(handles=[Patch(facecolor="white", edgecolor=c, linewidth=3, label=t)
-                            for t, c in REAL_PHOTO_KINDS.values()], loc="lower center", ncol=3, frameon=False)
-        fig.tight_layout(rect=(0, 0.05, 1, 1))
+        _frame_legend(fig, REAL_PHOTO_KINDS.values())
     return fig
+
+
+def _photo_rows(plt, n_rows: int, n_shown: int, row_in: float, pad_in: float):
+    """The grid of the photo figures: per row a label, the query photo, then ``n_shown`` returned products."""
+    return plt.subplots(n_rows, n_shown + 2, figsize=(WIDTH_IN, row_in * n_rows + pad_in),
+                        gridspec_kw={"width_ratios": [1.5, 1] + [1] * n_shown}, squeeze=False)
+
+
+def _photo_row_head(axes_row, label: str, image, title: str, fontsize: int) -> None:
+    """A photo row's label (right-aligned beside the photo) and its query photo, framed black."""
+    axes_row[0].axis("off")
+    axes_row[0].text(1.0, 0.5, label, ha="right", va="center", fontsize=fontsize, transform=axes_row[0].transAxes)
+    ax = axes_row[1]
+    ax.imshow(image, interpolation="nearest")
+    _frame(ax, "black", 1.0)
+    ax.set_title(title, fontsize=fontsize, pad=2)
+
+
+def _frame_legend(fig, items) -> None:
+    """The legend of frame colours, ``(label, colour)`` pairs, in one row under the grid."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor="white", edgecolor=c, linewidth=3, label=t) for t, c in items]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
 
 
 def absent_data(lines: list[str]):
