@@ -59,7 +59,7 @@ lock: $(STAMP)
 # the layering contract first (pyproject.toml [tool.importlinter]: layers point down, DESIGN.md §3), then the tests
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadgroup
 
 # Python 3.13 (Colab's runtime): every dependency resolves to wheels for CPython 3.13, with faiss-cpu and with
 # faiss-gpu as a GPU runtime gets them (a pip dry run against the registry; skipped with its reason when the
@@ -81,7 +81,7 @@ check-workflows: $(STAMP)
 	$(PY) -m pytest -q tests/test_workflows.py
 
 test-all: $(STAMP)
-	$(PY) -m pytest -q -m "slow or not slow"
+	$(PY) -m pytest -q -n auto --dist loadgroup -m "slow or not slow"
 
 # The Grocery Store dataset (real photos for the visual-search chapter): from GitHub, or MIRROR=<folder or URL>
 data-grocery: $(STAMP)

@@ -44,7 +44,7 @@ from .realphotos_sweep import real_photo_study, write_record
 from .report import ensemble
 from .report.claims import claim_definitions
 from .report.tables import write_tables
-from .robustness import robustness
+from .robustness import corners, robustness
 from .stats import VERDICT_RULE
 from .sweep import seed_sweep
 from .train import NonFiniteLossError
@@ -150,8 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "reproduction report shows (hours on 2 cores; resumes)", _robustness)
     p.add_argument("--trials", default=8, type=positive_int,
                    help="calibration trials per corner (default 8; a finished corner's are reused)")
+    p.add_argument("--max-trials", default=None, type=positive_int,
+                   help="trials a corner still outside the tolerance after --trials may search on to (default "
+                        "twice --trials)")
     p.add_argument("--worlds", default=None, type=positive_int,
                    help="only the first N corners (default: all 8)")
+    p.add_argument("--corners", default=None, type=lambda v: [c.strip() for c in v.split(",") if c.strip()],
+                   help="only these corners, a comma list of ids such as image:high-popularity:low-seen:matcher "
+                        "(worlds already recorded stay in the record)")
     p.add_argument("--record", default=None,
                    help="where to write the record (default book/recorded/robustness_<preset>.json)")
     p.add_argument("--within", default=CONSISTENT, type=float,
@@ -310,6 +316,11 @@ def validate(args) -> None:
     if args.command == "calibrate" and args.search_seeds > len(args.seeds):
         raise UsageError(f"argument --search-seeds: {args.search_seeds} is more than the {len(args.seeds)} seeds of "
                          f"--seeds")
+    if args.command == "robustness" and args.corners:
+        known = [c.id for c in corners()]
+        unknown = [c for c in args.corners if c not in known]
+        if unknown:
+            raise UsageError(f"argument --corners: unknown corner {unknown[0]!r} (valid: {', '.join(known)})")
     if CACHE_ENV in os.environ and not os.environ[CACHE_ENV].strip():
         raise UsageError(f"{CACHE_ENV} is set but empty; set it to a directory, or unset it")
     needs_world = args.command in ("world", "run", "book", "calibrate", "robustness") and preset.world != "esci"
@@ -501,7 +512,8 @@ def _seed_sweep(args) -> int:
 
 
 def _robustness(args) -> int:
-    record = robustness(args.preset, trials=args.trials, worlds=args.worlds, runs_dir=args.runs_dir,
+    record = robustness(args.preset, trials=args.trials, max_trials=args.max_trials, worlds=args.worlds,
+                        only=args.corners, runs_dir=args.runs_dir,
                         out=args.record, progress=not args.quiet, consistent_within=args.within)
     summary = ensemble.summary(record, texts={c.id: c.text for c in claim_definitions()})
     n = len(ensemble.consistent_worlds(record))

@@ -60,6 +60,8 @@ def refused(capsys, argv, *names, root=None, code=2):
     (["world", "--preset", "tiny"], ["--preset", "unknown preset 'tiny'"]),
     (["run", "--preset", "smoke", "--variant", "5tmm"], ["--variant", "unknown variant '5tmm'", "'bibert'", "'all'"]),
     (["run", "--preset", "smoke", "--variant", "bibert,,clip"], ["--variant", "unknown variant ''"]),
+    (["robustness", "--preset", "smoke", "--corners", "image:mid"], ["--corners", "unknown corner 'image:mid'",
+                                                                     "image:low-popularity:low-seen:matcher"]),
     (["frobnicate"], ["invalid choice: 'frobnicate'", "'run'"]),
     (["run", "--preset", "smoke", "--epochs", "3"], ["unrecognized arguments: --epochs 3"]),
     ([], ["the following arguments are required"]),

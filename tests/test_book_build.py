@@ -4,6 +4,7 @@ render prints the last meaningful lines of its log and keeps the log; a chapter'
 moved checkout or a restored CI cache re-executes nothing."""
 import importlib
 import shutil
+import os
 import types
 from pathlib import Path
 
@@ -128,3 +129,25 @@ def test_chapter_keys_hold_relative_paths_so_a_moved_checkout_reuses_them(tmp_pa
     out, runs, figures = _layout(tmp_path / "third")
     shutil.rmtree(runs)
     assert build.chapter_key(src, "smoke", tmp_path / "other-runs", figures, out, keys[0][0], "code") != keys[0][1]
+
+
+def test_chapters_execute_two_at_a_time_and_a_failure_keeps_the_others(tmp_path, monkeypatch):
+    """The pooled chapters run beside each other with one thread per kernel; the timed chapter runs alone with the
+    build's own threads; one failing chapter leaves the others executed and stamped."""
+    out = tmp_path / "seen"
+    out.mkdir()
+    cell = "import os, pathlib\npathlib.Path({!r}).write_text(os.environ.get('OMP_NUM_THREADS', 'unset'))"
+    ok = _chapter(tmp_path, "01_ok", ['preset = "cpu"\nruns_dir = None', cell.format(str(out / "01"))])
+    broken = _chapter(tmp_path, "02_broken", ['preset = "cpu"\nruns_dir = None', "1 / 0"])
+    timed = _chapter(tmp_path, "09_benchmarks", ['preset = "cpu"\nruns_dir = None', cell.format(str(out / "09"))])
+    monkeypatch.setattr(build, "chapters", lambda root=None: [ok, broken, timed])
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    stage = tmp_path / "out" / "src"
+    ex = types.SimpleNamespace(runs_dir=tmp_path / "runs")
+    with pytest.raises(ChapterError, match="chapter 02_broken failed"):
+        build.execute_chapters("smoke", stage, None, ex, progress=False, workers=2)
+    assert (out / "01").read_text() == "1" and (stage / "notebooks" / "01_ok.stamp").exists()
+    assert not (out / "09").exists()  # the timed chapter waits for the pool, which failed
+    monkeypatch.setattr(build, "chapters", lambda root=None: [ok, timed])
+    assert build.execute_chapters("smoke", stage, None, ex, progress=False, workers=2) == ["09_benchmarks"]
+    assert (out / "09").read_text() == "unset" and "OMP_NUM_THREADS" not in os.environ

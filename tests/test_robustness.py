@@ -94,3 +94,23 @@ def test_robustness_on_smoke_writes_a_record_and_resumes(tmp_path, monkeypatch):
     assert [w["seconds"] for w in again["worlds"]] == [w["seconds"] for w in record["worlds"]]
     s = ensemble.summary(again)
     assert set(s["holds in"]) <= {"0 of 2", "1 of 2", "2 of 2", "set by the calibration"}
+
+
+def test_a_corner_outside_the_tolerance_searches_on_and_the_others_stay(tmp_path, monkeypatch):
+    """A world no trial brings within the tolerance (here: none may deviate at all) gets the search's extra trials
+    and is recorded as not consistent, with no study run; a rerun that allows no more trials reuses it, and a call
+    naming one corner keeps the worlds recorded before."""
+    from mmpaper.robustness import corners, robustness
+
+    monkeypatch.setenv("MMPAPER_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "record.json"
+    first = corners()[0].id
+    record = robustness("smoke", trials=1, max_trials=2, only=[first], runs_dir=tmp_path / "runs", out=out,
+                        progress=False, consistent_within=0.0)
+    [world] = record["worlds"]
+    assert world["id"] == first and not world["consistent"] and "claims" not in world
+    assert world["calibration_trials"] == 2 and "finished" not in record  # one corner of eight
+    again = robustness("smoke", trials=1, max_trials=2, only=[corners()[2].id], runs_dir=tmp_path / "runs",
+                       out=out, progress=False, consistent_within=0.0)
+    assert [w["id"] for w in again["worlds"]] == [first, corners()[2].id]
+    assert again["worlds"][0]["seconds"] == world["seconds"]  # reused, not searched again

@@ -29,6 +29,8 @@ import subprocess
 import sys
 import time
 import tomllib
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -291,49 +293,79 @@ def write_status_page(stage: Path, preset: str, trained: dict[str, float], envir
     return page
 
 
+# chapters that time something on the build's machine: executed alone, after the others, with the build's threads
+TIMED_CHAPTERS = ("09_benchmarks",)
+
+
+@contextmanager
+def _environ(values: dict[str, str]):
+    """``os.environ`` with ``values`` set while the block runs (the kernels papermill starts inherit it)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def execute_chapters(preset: str, stage: Path, runs_dir: Path | None, ex, progress: bool = True,
-                     figures_dir: Path | None = None) -> list[str]:
+                     figures_dir: Path | None = None, workers: int | None = None) -> list[str]:
     """Execute each chapter with papermill into ``stage/notebooks``; skip chapters whose inputs are unchanged.
 
+    Chapters only read finished runs, so ``workers`` of them (default: one per core, at most two) execute at once,
+    each kernel with one thread; the chapters that time something (:data:`TIMED_CHAPTERS`) run alone afterwards.
     Each executed chapter gets a stamp (JSON: input key, seconds, date, preset), and writes its figures to
-    ``figures_dir`` (default: ``figures`` beside ``stage``)."""
+    ``figures_dir`` (default: ``figures`` beside ``stage``). A failing chapter raises :class:`ChapterError` once
+    the chapters beside it have finished, which keep their executed copies and stamps."""
     import papermill as pm  # the book's tools: only when chapters are executed
 
-    executed = []
     (stage / "notebooks").mkdir(parents=True, exist_ok=True)
     runs_state, code = _runs_state(ex), _package_state()
     real_photos = _real_photo_state(preset, runs_dir)
     figures_dir = Path(figures_dir or stage.parent / "figures")
+    todo = []
     for src in chapters():
-        nb_path = src.with_suffix(".ipynb")
-        target = stage / "notebooks" / nb_path.name
-        stamp = target.with_suffix(".stamp")
+        target = stage / "notebooks" / src.with_suffix(".ipynb").name
         key = chapter_key(src, preset, runs_dir, figures_dir, stage.parent, runs_state, code, real_photos)
-        previous = read_stamp(stamp)
-        if target.exists() and previous is not None and previous.get("key") == key:
-            continue
+        previous = read_stamp(target.with_suffix(".stamp"))
+        if not (target.exists() and previous is not None and previous.get("key") == key):
+            todo.append((src, target, key))
+
+    def execute(src: Path, target: Path, key: str) -> str:
+        stamp = target.with_suffix(".stamp")
         t0 = time.perf_counter()
         params = {"preset": preset, "runs_dir": str(runs_dir) if runs_dir else None}
-        old = os.environ.get(FIGURES_DIR_ENV)
-        os.environ[FIGURES_DIR_ENV] = str(figures_dir)  # the kernel papermill starts inherits it
         stamp.unlink(missing_ok=True)  # until it succeeds, the copy beside it is not this key's
         try:
-            pm.execute_notebook(str(nb_path), str(target), parameters=params, kernel_name="python3",
-                                cwd=str(ROOT), progress_bar=False, log_output=False)
+            pm.execute_notebook(str(src.with_suffix(".ipynb")), str(target), parameters=params,
+                                kernel_name="python3", cwd=str(ROOT), progress_bar=False, log_output=False)
             _hide_injected_parameters(target)
         except Exception as err:  # noqa: BLE001 - any failure of a chapter is reported the same readable way
             raise chapter_error(src.stem, err, target) from err
-        finally:
-            if old is None:
-                os.environ.pop(FIGURES_DIR_ENV, None)
-            else:
-                os.environ[FIGURES_DIR_ENV] = old
         seconds = time.perf_counter() - t0
         stamp.write_text(json.dumps({"key": key, "seconds": round(seconds, 2), "preset": preset,
                                      "executed_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")}))
-        executed.append(src.stem)
         logger.info(f"  executed {src.stem} in {seconds:.1f} s")
-    return executed
+        return src.stem
+
+    workers = workers or min(2, os.cpu_count() or 1)
+    pooled = [t for t in todo if t[0].stem not in TIMED_CHAPTERS]
+    alone = [t for t in todo if t[0].stem in TIMED_CHAPTERS]
+    figures = {FIGURES_DIR_ENV: str(figures_dir)}
+    one_thread = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"} if workers > 1 else {}
+    with _environ({**figures, **one_thread}), ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(execute, *t) for t in pooled]
+        wait(futures)
+    for future in futures:
+        future.result()  # the first failure, in chapter order, once every pooled chapter has finished
+    with _environ(figures):
+        for t in alone:
+            execute(*t)
+    return [src.stem for src, _, _ in todo]
 
 
 def write_at_a_glance(stage: Path, ex: Experiment) -> Path:
