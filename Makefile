@@ -11,7 +11,7 @@ LOCK ?= requirements.lock
 ACTIONLINT := .ci/actionlint
 
 .PHONY: help venv lock test test-py313 test-wheel test-all check-workflows book book-check publish pin-release \
-	world run tables bench bench-full bench-book bench-gpu bench-gpu-host gpu-wheels clean data-grocery real-photos
+	world run tables bench bench-full bench-book bench-clone bench-gpu bench-gpu-host gpu-wheels clean data-grocery real-photos
 
 help:
 	@echo "make book      build the book on the embedded world (PRESET=$(PRESET)); HTML in _build/html"
@@ -31,6 +31,7 @@ help:
 	@echo "make bench     run the benchmarks (about 30 min on 2 cores) and write BENCHMARKS.md"
 	@echo "make bench-full  the evaluation benchmark on all 38,268 paper queries (hours on 2 cores)"
 	@echo "make bench-book  time a cold and a warm book build for PRESET"
+	@echo "make bench-clone time make venv + make test in a fresh clone of HEAD (the ten-minute limit)"
 	@echo "make bench-gpu   the gpu study stage by stage on this machine's GPU (says so and stops without one)"
 	@echo "make bench-gpu-host  the gpu preset's host side without a GPU: world, input pipeline, checkpoints"
 	@echo "make book-check  screenshot every page of the built book in headless Chromium; fail on overflow"
@@ -59,7 +60,7 @@ lock: $(STAMP)
 # the layering contract first (pyproject.toml [tool.importlinter]: layers point down, DESIGN.md §3), then the tests
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-cache
-	$(PY) -m pytest -q -n auto --dist loadgroup
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 # Python 3.13 (Colab's runtime): every dependency resolves to wheels for CPython 3.13, with faiss-cpu and with
 # faiss-gpu as a GPU runtime gets them (a pip dry run against the registry; skipped with its reason when the
@@ -81,7 +82,7 @@ check-workflows: $(STAMP)
 	$(PY) -m pytest -q tests/test_workflows.py
 
 test-all: $(STAMP)
-	$(PY) -m pytest -q -n auto --dist loadgroup -m "slow or not slow"
+	$(PY) -m pytest -q -n auto --dist loadfile -m "slow or not slow"
 
 # The Grocery Store dataset (real photos for the visual-search chapter): from GitHub, or MIRROR=<folder or URL>
 data-grocery: $(STAMP)
@@ -137,6 +138,11 @@ bench: $(STAMP)
 
 bench-full: $(STAMP)
 	$(PY) benchmarks/bench_eval.py --queries 38268
+	$(PY) benchmarks/summarize.py
+
+# a fresh clone of HEAD: make venv, then make test, timed (the ten-minute limit); the photos first where CI has them
+bench-clone: $(STAMP)
+	$(PY) benchmarks/bench_clone.py $(if $(wildcard ../shared/data),--mirror ../shared/data)
 	$(PY) benchmarks/summarize.py
 
 bench-book: $(STAMP)

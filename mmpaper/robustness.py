@@ -111,6 +111,13 @@ def robustness(preset: str = "cpu", *, trials: int = 8, max_trials: int | None =
     # a world outside the tolerance is searched again when this call allows its calibration more trials
     done = {w["id"]: w for w in previous.get("worlds", []) if same and w.get("status") == "done"
             and (w["consistent"] or w.get("calibration_trials", trials) >= max_trials)}
+    # every call that added to the record, with its machine and commit: a resumed ensemble spans sessions and
+    # machines, and the top-level machine and commit are only the latest call's
+    this_call = {key: record[key] for key in ("started", "git_commit", "machine")}
+    earlier = previous.get("calls") or ([{key: previous[key] for key in this_call if key in previous}]
+                                        if same and done else [])
+    record.update({"started": (earlier[0].get("started") if earlier else None) or record["started"],
+                   "calls": [*earlier, this_call]})
     calibrations: dict[str, dict] = {}
     for corner in every:
         if corner.id in done:

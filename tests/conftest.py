@@ -3,9 +3,10 @@ import os
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    # make test runs one pytest worker per core (pytest-xdist): each, and every process a test starts (papermill's
-    # kernels, the CLI, DDP's ranks), gets one thread, since two torch processes with their default threads on the
-    # same cores slow each other many times over
+    # make test runs one pytest worker per core (pytest-xdist; each test file on one worker, so a module's or the
+    # smoke book's fixture is built once): each worker, and every process a test starts (papermill's kernels, the
+    # CLI, DDP's ranks), gets one thread, since torch processes with their default threads on the same cores slow
+    # each other many times over
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
 import pytest
@@ -13,15 +14,6 @@ import torch
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items):
-    """Under ``--dist loadgroup`` a test file runs on one worker (its module fixtures are built once), and every
-    test that reads the smoke book runs on the worker that built it, so the session builds it once."""
-    for item in items:
-        group = "smoke_book" if "smoke_book" in getattr(item, "fixturenames", ()) else item.path.name
-        item.add_marker(pytest.mark.xdist_group(group))
 
 TEXTS = ["red cotton shirt", "blue denim jeans slim fit", "running shoes for men", "ceramic coffee mug",
          "striped wool scarf", "green plastic water bottle", "black leather wallet", "yellow rain jacket"] * 4

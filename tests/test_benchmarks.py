@@ -58,19 +58,6 @@ def test_bench_train_and_embed_smallest(tmp_path):
     assert all(x["products/s"] > 0 for x in _load(tmp_path, "embed")["rows"])
 
 
-def test_bench_book_warm_rebuild(smoke_book, tmp_path):
-    import bench_book
-
-    out = Path(smoke_book).parents[1]
-    import os
-
-    cache = os.environ.get("MMPAPER_CACHE", str(out.parent / "cache"))  # where the smoke book's world lives
-    bench_book.main(["--preset", "smoke", "--warm-only", "--runs-dir", str(out.parent / "runs"), "--cache-dir",
-                     cache, "--out", str(out), "--out-dir", str(tmp_path)])
-    rows = _load(tmp_path, "book-smoke")["rows"]
-    assert rows[0]["build"].startswith("warm") and rows[0]["seconds"] > 0
-
-
 def test_bench_gpu_without_cuda_says_so_and_exits_0(monkeypatch, capsys, tmp_path):
     import bench_gpu
     import torch

@@ -183,3 +183,20 @@ def test_status_page_lists_the_machine_and_every_declared_packages_version(smoke
     assert set(versions) == set(declared_packages())
     assert versions["torch"][1] == metadata.version("torch") and versions["papermill"][1] == metadata.version("papermill")
     assert all(row[2] != "—" for row in versions.values()), "every declared package has a pin in requirements.lock"
+
+
+def test_bench_book_warm_rebuild(smoke_book, tmp_path):
+    """`benchmarks/bench_book.py --warm-only` on the session's smoke book (here, beside the other tests that read
+    it: make test hands each test file to one worker)."""
+    import os
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_book
+
+    out = Path(smoke_book).parents[1]
+    cache = os.environ.get("MMPAPER_CACHE", str(out.parent / "cache"))  # where the smoke book's world lives
+    bench_book.main(["--preset", "smoke", "--warm-only", "--runs-dir", str(out.parent / "runs"), "--cache-dir",
+                     cache, "--out", str(out), "--out-dir", str(tmp_path)])
+    rows = json.loads((tmp_path / "book-smoke.json").read_text())["rows"]
+    assert rows[0]["build"].startswith("warm") and rows[0]["seconds"] > 0

@@ -92,6 +92,7 @@ def test_robustness_on_smoke_writes_a_record_and_resumes(tmp_path, monkeypatch):
     assert [[c["claim_verdict"] for c in w["claims"]] for w in again["worlds"]] == \
         [[c["claim_verdict"] for c in w["claims"]] for w in record["worlds"]]
     assert [w["seconds"] for w in again["worlds"]] == [w["seconds"] for w in record["worlds"]]
+    assert len(again["calls"]) == 2 and again["started"] == record["started"]  # both calls, the first one's date
     s = ensemble.summary(again)
     assert set(s["holds in"]) <= {"0 of 2", "1 of 2", "2 of 2", "set by the calibration"}
 
@@ -114,3 +115,14 @@ def test_a_corner_outside_the_tolerance_searches_on_and_the_others_stay(tmp_path
                        out=out, progress=False, consistent_within=0.0)
     assert [w["id"] for w in again["worlds"]] == [first, corners()[2].id]
     assert again["worlds"][0]["seconds"] == world["seconds"]  # reused, not searched again
+
+
+def test_a_resumed_ensemble_names_every_call_its_dates_machines_and_commits():
+    call = lambda day, cpu, commit: {"started": f"2026-{day}T01:00:00+00:00", "git_commit": commit,  # noqa: E731
+                                     "machine": {"cpu": cpu, "cores": 2, "gpu": None}}
+    record = {"worlds": [], "seconds": 7200, "factor_values": {},
+              "calls": [call("11-30", "AMD EPYC", "cd911c2aaaa"), call("12-08", "Intel Xeon", "3f3e167bbbb-dirty")]}
+    text = narrative.ensemble_text(record, "cpu")
+    assert "from 2026-11-30 to 2026-12-08, in 2 calls that resumed it" in text
+    assert "AMD EPYC, 2 cores, no GPU; Intel Xeon, 2 cores, no GPU" in text
+    assert "commits cd911c2, 3f3e167 with uncommitted changes" in text

@@ -21,11 +21,13 @@ from ..report.records import load_real_photo_record
 
 
 # Seconds each stage took (training + evaluation), measured on this project's 2-core CPU machine: the cpu preset
-# from the session-2 timings (uncontended), smoke from a run in session 3. What a chapter announces before it trains.
+# from a cold `make bench-book` on 2026-12-08 (uncontended; run directories' finishing times), smoke from a run in
+# session 3. What a chapter announces before it trains.
 RECORDED_SECONDS = {
-    "cpu": {"stage0-clip": 54, "bibert": 28, "clip": 1, "4tmm-cat": 1, "4tmm-acat": 8, "4tmm-mlp": 9,
-            "4tmm-joint": 19, "4tmm-joint-seenneg": 33, "4tmm-mlp-seenneg": 15, "3tmm-joint": 16,
-            "3tmm-joint-seenneg": 34, "3tmm-mlp-seenneg": 16, "vs-img2img": 24, "vs-3tower": 47, "vs-4tower": 70},
+    "cpu": {"stage0-clip": 320, "bibert": 36, "clip": 1, "4tmm-cat": 1, "4tmm-acat": 3, "4tmm-mlp": 14,
+            "4tmm-joint": 26, "4tmm-joint-seenneg": 122, "4tmm-mlp-seenneg": 32, "3tmm-joint": 26,
+            "3tmm-joint-seenneg": 72, "3tmm-mlp-seenneg": 83, "oracle-popularity": 1, "category-random": 1,
+            "bibert-seenneg": 81, "vs-img2img": 23, "vs-3tower": 29, "vs-4tower": 33},
     "smoke": {"stage0-clip": 7, "bibert": 6, "clip": 1, "4tmm-cat": 1, "4tmm-acat": 1, "4tmm-mlp": 2, "4tmm-joint": 3,
               "4tmm-joint-seenneg": 6, "4tmm-mlp-seenneg": 3, "3tmm-joint": 2, "3tmm-joint-seenneg": 4,
               "3tmm-mlp-seenneg": 3, "vs-img2img": 2, "vs-3tower": 3, "vs-4tower": 2},

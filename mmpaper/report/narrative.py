@@ -519,15 +519,22 @@ def ensemble_text(record: dict | None, preset: str) -> str:
                 f"two cores) and writes `book/recorded/robustness_{preset}.json`, which this section then shows.")
     worlds = record.get("worlds", [])
     consistent = [w for w in worlds if w.get("consistent") and w.get("claims")]
-    m = record.get("machine", {})
-    commit = str(record.get("git_commit") or "?")
-    commit = commit[:7] + (" with uncommitted changes" if commit.endswith("-dirty") else "")
+    # a resumed ensemble spans calls, each with its own date, machine and commit
+    calls = record.get("calls") or [{k: record.get(k) for k in ("started", "git_commit", "machine")}]
+    dates = sorted({str(c["started"])[:10] for c in calls if c.get("started")}) or ["an unrecorded date"]
+    machines = list(dict.fromkeys(
+        f"{(c.get('machine') or {}).get('cpu', 'an unrecorded CPU')}, {(c.get('machine') or {}).get('cores', '?')} "
+        f"cores{', ' + c['machine']['gpu'] if (c.get('machine') or {}).get('gpu') else ', no GPU'}" for c in calls))
+    commits = list(dict.fromkeys(
+        str(c.get("git_commit") or "?")[:7] + (" with uncommitted changes" if str(c.get("git_commit")).endswith(
+            "-dirty") else "") for c in calls))
     hours = float(record.get("seconds", 0.0)) / 3600
     factors = record.get("factor_values", {})
     levels = "; ".join(f"{FACTOR_NAMES.get(f, f)} {' / '.join(f'{k} ({v})' for k, v in vals.items())}"
                        for f, vals in factors.items())
-    text = (f"Recorded on {str(record.get('started', 'an unrecorded date'))[:10]} ({m.get('cpu', 'an unrecorded CPU')}, "
-            f"{m.get('cores', '?')} cores{', ' + m['gpu'] if m.get('gpu') else ', no GPU'}; commit {commit}; "
+    when = (f"on {dates[0]}" if len(dates) == 1 else
+            f"from {dates[0]} to {dates[-1]}, in {len(calls)} calls that resumed it")
+    text = (f"Recorded {when} ({'; '.join(machines)}; commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}; "
             f"{hours:.1f} hours of calibration and training): {len(worlds)} corners, each holding {levels}, with every "
             f"other setting found by the calibration's own search ({record.get('trials', '?')} trials per corner, "
             f"on the corner's own seed, scored on the two baselines only). ")
