@@ -54,9 +54,9 @@ def main(argv=None) -> dict:
             _timed(["make", "data-grocery", f"MIRROR={Path(args.mirror).resolve()}"], clone, Path(tmp) / "data.log")
         test_log = Path(tmp) / "test.log"
         test = _timed(["make", "test"], clone, test_log)
-        rows = [{"step": "make venv (fresh clone)", "seconds": venv},
+        rows = [{"step": "make venv (fresh clone)", "seconds": venv, "pytest": "—"},
                 {"step": "make test", "seconds": test, "pytest": _summary_line(test_log)},
-                {"step": "both", "seconds": venv + test}]
+                {"step": "both", "seconds": venv + test, "pytest": "—"}]
     print_table(rows, "A fresh clone: make venv, then make test")
     path = save("clone", {"rows": rows, "grocery_data": bool(args.mirror), "targets": {"both": LIMIT_SECONDS}},
                 args.out_dir)
