@@ -166,6 +166,11 @@ def _calibrate(preset, world_preset, space, trials, seeds, search_seed, verify_t
     study = optuna.create_study(study_name=f"calibrate-{preset}", direction="minimize",
                                 storage=f"sqlite:///{workdir / 'study.db'}", load_if_exists=True,
                                 sampler=optuna.samplers.TPESampler(seed=search_seed, multivariate=True))
+    # a resumed study that asks for more trials draws from a sampler seeded past the trials it has: seeded as the
+    # first call was, it would propose those trials' settings again (seen: four of six repeated)
+    finished = len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE])
+    if finished:
+        study.sampler = optuna.samplers.TPESampler(seed=search_seed + finished, multivariate=True)
     runs_dir = workdir / "runs"
     first = seeds[0]
     clips = {s: (lambda s=s: stage0_clip(preset, s, workdir)) for s in seeds}  # pretrained when first needed

@@ -84,6 +84,18 @@ def test_smoke_calibration_writes_a_complete_record_and_resumes(tmp_path, monkey
     assert len(again["trials"]) == 3
 
 
+def test_a_resumed_search_draws_new_candidates(tmp_path, monkeypatch):
+    """Past the enqueued starts the search samples at random; resumed with a sampler seeded as before, it drew the
+    first call's candidates again (the ensemble's corners once repeated four of six)."""
+    monkeypatch.setenv("MMPAPER_CACHE", str(tmp_path / "cache"))
+    starts = len(cal.STARTS)
+    kw = dict(seeds=(0,), verify_top=1, workdir=tmp_path / "work", out=tmp_path / "r.json", progress=False)
+    first = cal.calibrate("smoke", trials=starts + 1, **kw)
+    again = cal.calibrate("smoke", trials=starts + 2, **kw)
+    assert again["trials"][starts]["params"] == first["trials"][starts]["params"]  # resumed, not redrawn
+    assert again["trials"][starts + 1]["params"] != first["trials"][starts]["params"]
+
+
 def test_a_trial_scored_on_several_seeds_pools_their_deviations(tmp_path, monkeypatch):
     monkeypatch.setenv("MMPAPER_CACHE", str(tmp_path / "cache"))
     record = cal.calibrate("smoke", trials=1, seeds=(0, 1), search_seeds=2, verify_top=1, workdir=tmp_path / "work",
