@@ -125,4 +125,8 @@ def test_a_resumed_ensemble_names_every_call_its_dates_machines_and_commits():
     text = narrative.ensemble_text(record, "cpu")
     assert "from 2026-11-30 to 2026-12-08, in 2 calls that resumed it" in text
     assert "AMD EPYC, 2 cores, no GPU; Intel Xeon, 2 cores, no GPU" in text
-    assert "commits cd911c2, 3f3e167 with uncommitted changes" in text
+    assert "commits cd911c2, 3f3e167 with uncommitted changes" in text and "the same search went on" not in text
+    record.update({"trials": 6, "worlds": [{"id": "a", "calibration": "cal-high-low", "calibration_trials": 18,
+                                            "consistent": False}]})
+    assert "the same search went on" in narrative.ensemble_text(record, "cpu") and \
+        "cal-high-low (18 trials)" in narrative.ensemble_text(record, "cpu")

@@ -538,6 +538,12 @@ def ensemble_text(record: dict | None, preset: str) -> str:
             f"{hours:.1f} hours of calibration and training): {len(worlds)} corners, each holding {levels}, with every "
             f"other setting found by the calibration's own search ({record.get('trials', '?')} trials per corner, "
             f"on the corner's own seed, scored on the two baselines only). ")
+    more = {w["calibration"]: w["calibration_trials"] for w in worlds
+            if int(w.get("calibration_trials") or 0) > int(record.get("trials") or 0)}
+    if more:
+        text += (f"Where a corner was still outside the tolerance after them, the same search went on and took the "
+                 f"best of its five nearest trials by the tolerance rule: "
+                 f"{', '.join(f'{k} ({n} trials)' for k, n in more.items())}. ")
     text += ensemble_unfinished_text(record)
     text += (f"{len(consistent)} of them reproduce both baselines within {record.get('consistent_within', 1.5):g} "
              "tolerance units on every target and count below; ")
