@@ -97,9 +97,10 @@ SHORT = {"image_gap": "gap", "popularity_weight": "pop", "seen_negative_source":
 
 
 def world_labels(record: dict) -> dict[str, str]:
-    """A short two-line label per world for tables and figures: ``gap low, pop high`` / ``seen matcher``."""
-    out = {}
-    for w in record.get("worlds", []):
-        parts = [f"{SHORT.get(f, f)} {level}" for f, level in w["levels"].items()]
-        out[w["id"]] = ", ".join(parts[:2]) + ("\n" + ", ".join(parts[2:]) if len(parts) > 2 else "")
-    return out
+    """A short label per world for tables and figures, one factor a line (``gap low`` / ``pop high`` / ``seen
+    matcher``), so that eight columns side by side stay apart."""
+    def line(factor: str, level: str) -> str:
+        text = f"{SHORT.get(factor, factor)} {level}"
+        return text if len(text) <= 12 else text.replace(" ", "\n", 1)  # "seen\nconsideration"
+
+    return {w["id"]: "\n".join(line(f, level) for f, level in w["levels"].items()) for w in record.get("worlds", [])}
