@@ -128,22 +128,21 @@ def robustness(preset: str = "cpu", *, trials: int = 8, max_trials: int | None =
         if corner.id not in chosen:
             continue
         t0 = time.perf_counter()
+        def search(n: int, verify_top: int) -> dict:  # the corner's calibration: its own study, resumed
+            return calibrate(preset, trials=n, seeds=(corner.seed,), search_seeds=1, verify_top=verify_top,
+                             workdir=base / corner.calibration, out=base / corner.calibration / "calibration.json",
+                             progress=progress, fixed=corner.calibration_fixed, starts=_starts(preset))
+
         if corner.calibration not in calibrations:
             logger.info(f"[robustness] calibrating {corner.calibration} on seed {corner.seed} ({trials} trials)")
-            calibrations[corner.calibration] = calibrate(
-                preset, trials=trials, seeds=(corner.seed,), search_seeds=1, verify_top=1,
-                workdir=base / corner.calibration, out=base / corner.calibration / "calibration.json",
-                progress=progress, fixed=corner.calibration_fixed, starts=_starts(preset))
+            calibrations[corner.calibration] = search(trials, 1)
         cal = calibrations[corner.calibration]
         if cal["worst_deviation"] > consistent_within and max_trials > trials:  # its trials may have run already
             logger.info(f"[robustness] {corner.calibration} is {cal['worst_deviation']:.3f} tolerance units out after "
                         f"{cal['search']['n_trials']} trials: searching on, up to {max_trials}")
             # and choosing among the five nearest trials by the tolerance rule itself, not by the search's RMS
             # distance alone (free: each was scored on this seed already)
-            calibrations[corner.calibration] = cal = calibrate(
-                preset, trials=max_trials, seeds=(corner.seed,), search_seeds=1, verify_top=SEARCH_ON_VERIFIED,
-                workdir=base / corner.calibration, out=base / corner.calibration / "calibration.json",
-                progress=progress, fixed=corner.calibration_fixed, starts=_starts(preset))
+            calibrations[corner.calibration] = cal = search(max_trials, SEARCH_ON_VERIFIED)
         achieved = cal["achieved"][str(corner.seed)]
         dev = deviations(achieved)
         settings = {**cal["chosen"], **cal["fixed"], **corner.fixed}
