@@ -44,7 +44,7 @@ from .realphotos_sweep import real_photo_study, write_record
 from .report import ensemble
 from .report.claims import claim_definitions
 from .report.tables import write_tables
-from .robustness import corners, robustness
+from .robustness import check_corners, robustness
 from .stats import VERDICT_RULE
 from .sweep import seed_sweep
 from .train import NonFiniteLossError
@@ -317,10 +317,10 @@ def validate(args) -> None:
         raise UsageError(f"argument --search-seeds: {args.search_seeds} is more than the {len(args.seeds)} seeds of "
                          f"--seeds")
     if args.command == "robustness" and args.corners:
-        known = [c.id for c in corners()]
-        unknown = [c for c in args.corners if c not in known]
-        if unknown:
-            raise UsageError(f"argument --corners: unknown corner {unknown[0]!r} (valid: {', '.join(known)})")
+        try:
+            check_corners(args.corners)
+        except ValueError as err:
+            raise UsageError(f"argument --corners: {err}") from None
     if CACHE_ENV in os.environ and not os.environ[CACHE_ENV].strip():
         raise UsageError(f"{CACHE_ENV} is set but empty; set it to a directory, or unset it")
     needs_world = args.command in ("world", "run", "book", "calibrate", "robustness") and preset.world != "esci"

@@ -82,6 +82,14 @@ def corners() -> list[Corner]:
     return out
 
 
+def check_corners(ids) -> None:
+    """Raise ``ValueError`` naming the first id that is no corner, and the valid ones."""
+    known = [c.id for c in corners()]
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ValueError(f"unknown corner {unknown[0]!r} (valid: {', '.join(known)})")
+
+
 def robustness(preset: str = "cpu", *, trials: int = 8, max_trials: int | None = None, worlds: int | None = None,
                only: list[str] | None = None, runs_dir: Path | None = None, out: Path | None = None,
                progress: bool = True, consistent_within: float = CONSISTENT) -> dict:
@@ -98,9 +106,7 @@ def robustness(preset: str = "cpu", *, trials: int = 8, max_trials: int | None =
     out = Path(out or recorded_dir() / f"robustness_{preset}.json")
     every = corners()
     known = [c.id for c in every]
-    unknown = sorted(set(only or ()) - set(known))
-    if unknown:
-        raise ValueError(f"unknown corner {unknown[0]!r} (valid: {known})")
+    check_corners(only or ())
     chosen = {c.id for c in every[: worlds or None] if only is None or c.id in only}
     record = {"preset": preset, "trials": trials, "consistent_within": consistent_within,
               "factors": {n: [level for level, _ in levels] for n, levels in FACTORS.items()},
