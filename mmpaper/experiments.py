@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
+from tqdm.auto import tqdm
 
 from . import __version__
 from .data.esci import load_esci
@@ -51,6 +55,36 @@ logger = logging.getLogger(__name__)
 def _note(line: str) -> None:
     if process_rank() == 0:
         logger.info(line)
+
+
+@contextmanager
+def _threads(n: int | None):
+    """torch's and FAISS's intra-op threads set to ``n`` for a block (None: left as they are)."""
+    if n is None:
+        yield
+        return
+    import faiss
+
+    before = torch.get_num_threads(), faiss.omp_get_max_threads()
+    torch.set_num_threads(n)
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        faiss.omp_set_num_threads(before[1])
+
+
+_WORKER: dict = {}
+
+
+def _start_row_worker(preset: Preset, runs_dir: str, cache_dir) -> None:
+    _WORKER["experiment"] = Experiment(preset, runs_dir=runs_dir, cache_dir=cache_dir, progress=False)
+
+
+def _run_in_worker(name: str, force: bool) -> tuple[str, bool]:
+    r = _WORKER["experiment"].run(name, force=force)
+    return str(r.directory), r.reused
 
 
 @dataclass
@@ -314,6 +348,10 @@ class Experiment:
         rd = RunDir(self.runs_dir / "alpha" / self.stage_hash("alpha"))
 
         def build(partial: Path) -> None:
+            with _threads(self.preset.row_threads):
+                choose(partial)
+
+        def choose(partial: Path) -> None:
             dm = self._datamodule(seen=False)
             curve = {}
             if len(dm.val_query_ids) == 0:
@@ -394,7 +432,11 @@ class Experiment:
                 self.bibert()
             if v.fusion == "acat":
                 self.alpha()
-        reused = ensure(rd, lambda partial: self._run(name, partial, callbacks), force=force)
+        def build(partial: Path) -> None:
+            with _threads(self.preset.row_threads):
+                self._run(name, partial, callbacks)
+
+        reused = ensure(rd, build, force=force)
         return RunResult(name, rd.final, rd.metrics(), reused)
 
     def _run(self, name: str, directory: Path, callbacks=None) -> None:
@@ -439,7 +481,7 @@ class Experiment:
         torch.save(model.state_dict(), directory / "model.pt")
         metrics = self.evaluate(model, directory)
         metrics.update({"variant": name, "train_seconds": train_seconds, "epochs": epochs, "best_epoch": best_epoch,
-                        "processes": processes,
+                        "processes": processes, "threads": torch.get_num_threads(),
                         "trainable_parts": model.trainable_parts if v.trains else []})
         if v.fusion == "acat":
             metrics["alpha"] = self.alpha()
@@ -483,7 +525,8 @@ class Experiment:
         torch.save(model.state_dict(), directory / "model.pt")
         metrics = self.evaluate_visual(model, directory)
         metrics.update({"variant": v.name, "train_seconds": train_seconds, "epochs": epochs,
-                        "processes": trainer.world_size, "trainable_parts": model.trainable_parts})
+                        "processes": trainer.world_size, "threads": torch.get_num_threads(),
+                        "trainable_parts": model.trainable_parts})
         write_json(directory / "metrics.json", metrics)
 
     def visual_evaluator(self) -> VisualSearchEvaluator:
@@ -524,8 +567,56 @@ class Experiment:
         np.save(directory / "topk_labels.npy", result.labels)
         return result.metrics
 
-    def run_all(self, names=None, force: bool = False) -> dict[str, RunResult]:
-        return {n: self.run(n, force=force) for n in variant_names(names)}
+    def row_workers(self, workers: int | None = None) -> int:
+        """How many rows :meth:`run_all` trains at once: with ``row_threads`` fixed, one worker process per that
+        many cores (at most four); otherwise one, in this process (a GPU, DDP, or threads left to the process)."""
+        p = self.preset
+        if p.row_threads is None or self.device.type != "cpu" or p.devices not in ("auto", 1) or process_rank():
+            return 1
+        return max(1, workers if workers is not None else min(4, cores() // p.row_threads))
+
+    def run_all(self, names=None, force: bool = False, workers: int | None = None) -> dict[str, RunResult]:
+        """Every named variant, trained or reused (:meth:`run`). With :meth:`row_workers` above one, stage 0 runs
+        here on all the process's threads, then the rows run in that many worker processes, each row on the
+        preset's ``row_threads``: the numbers are those of each row run alone. A row that fails is reported after
+        the others finish, which keep their run directories."""
+        names = variant_names(names)
+        workers = min(self.row_workers(workers), len(names))
+        if workers <= 1:
+            return {n: self.run(n, force=force) for n in names}
+        self.clip_features()  # stage 0, which every row reads, before any row starts
+        order = sorted(names, key=self._row_priority)
+        results, failed = {}, {}
+        spawn = multiprocessing.get_context("spawn")  # forking a process that holds torch's thread pools can hang
+        with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_start_row_worker,
+                                 initargs=(self.preset, str(self.runs_dir.parent), self.cache_dir)) as pool:
+            futures = {pool.submit(_run_in_worker, n, force): n for n in order}
+            bar = tqdm(total=len(order), desc=f"rows, {workers} at a time", disable=not self.progress)
+            for future in as_completed(futures):
+                name = futures[future]
+                try:
+                    directory, reused = future.result()
+                except Exception as err:  # noqa: BLE001 - the others go on; reported below
+                    failed[name] = err
+                    logger.error(f"row {name!r} failed: {type(err).__name__}: {err}")
+                else:
+                    rd = RunDir(Path(directory))
+                    results[name] = RunResult(name, rd.final, rd.metrics(), reused)
+                bar.set_postfix_str(f"{name} {'failed' if name in failed else 'done'}", refresh=False)
+                bar.update()
+            bar.close()
+        if failed:
+            first = next(iter(failed.values()))
+            raise RuntimeError(f"{len(failed)} of {len(order)} rows failed ({', '.join(failed)}); the others are "
+                               f"finished. First: {type(first).__name__}: {first}") from first
+        return {n: results[n] for n in names}
+
+    @staticmethod
+    def _row_priority(name: str) -> tuple:
+        """The order rows start in: BiBERT first (most rows start from it), then the rows that train, seen-negative
+        ones first (four times the contrasts a step), then the rows that only evaluate."""
+        v = variant(name)
+        return (name != "bibert", v.model != "bibert", not v.trains, not v.seen_negatives, v.visual)
 
     def result(self, name: str) -> RunResult:
         """The finished run of a variant (never trains); a clear error naming the command that makes it."""

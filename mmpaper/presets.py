@@ -48,12 +48,21 @@ class Preset:
                                                  # scaling where it has not (a T4); "32-true": float32 throughout
     deterministic: bool = True                   # deterministic kernels; False lets cuDNN pick its fastest ones
     loader_workers: int = 0                      # DataLoader worker processes beside a GPU (batches are the same)
+    # torch and FAISS threads of every trained or evaluated row (not stage 0); None: the process's. The thread count
+    # changes how float sums are split, hence a row's numbers, so it is a setting: with it fixed, rows train side by
+    # side in worker processes (Experiment.run_all) and give the numbers each gives alone
+    row_threads: int | None = None
+
+    def __post_init__(self):
+        if self.row_threads is not None and (not isinstance(self.row_threads, int) or self.row_threads < 1):
+            raise ValueError(f"preset {self.name!r}: row_threads must be a positive number of threads or None, "
+                             f"got {self.row_threads!r}")
 
 
 # Settings added after runs were recorded, and what every earlier run did: left out of a run's hash while at these
 # values, so adding them kept every existing run directory valid. loader_workers never changes a number (the same
 # batches arrive in the same order), so it is never hashed.
-_HASHED_UNLESS_DEFAULT = {"precision": "32-true", "deterministic": True}
+_HASHED_UNLESS_DEFAULT = {"precision": "32-true", "deterministic": True, "row_threads": None}
 _NEVER_HASHED = ("loader_workers",)
 
 
@@ -75,7 +84,9 @@ PRESETS: dict[str, Preset] = {
                     patience=None, vs_epochs=1, vs_batch_size=64,
                     accelerator="cpu"),  # pinned: tests compare exact numbers, which GPU kernels would change
     # every trained row stops when its validation recall stops rising, under one budget: a fair comparison
-    "cpu": Preset("cpu", "cpu", accelerator="cpu", clip_epochs=16, max_epochs=20),  # pinned: the book's calibrated, recorded numbers are CPU numbers
+    # rows on one thread each, two at a time on two cores: 1.4 times the throughput of one row on both cores
+    "cpu": Preset("cpu", "cpu", accelerator="cpu", clip_epochs=16, max_epochs=20,
+                  row_threads=1),  # pinned: the book's calibrated, recorded numbers are CPU numbers
     # one GPU, the paper's regime: BERT-width BiBERT, a ViT-B CLIP shaped for the world's 64-px pictures (towers.py),
     # bf16, cuDNN's fastest kernels, batches assembled by worker processes. Sized so that the whole study fits ten
     # minutes on one H200-class GPU (BENCHMARKS.md, "The gpu preset"); not yet calibrated
@@ -96,8 +107,9 @@ PRESETS: dict[str, Preset] = {
 # directories, since GPU kernels give slightly different numbers. book.open_experiment picks it inside Colab. Its
 # models are small enough that kernel launches, not arithmetic, bound a step: float32 stays (fp16 would add loss
 # scaling and gain little), and batches are assembled in the main process (on two cores a worker process was
-# slower: BENCHMARKS.md, "The gpu preset").
-PRESETS["colab"] = replace(PRESETS["cpu"], name="colab", accelerator="auto")
+# slower: BENCHMARKS.md, "The gpu preset"). Rows run one at a time on every thread the runtime has (a GPU row
+# gains nothing from a second process beside it).
+PRESETS["colab"] = replace(PRESETS["cpu"], name="colab", accelerator="auto", row_threads=None)
 
 
 def preset(name: str, **overrides) -> Preset:

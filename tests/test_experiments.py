@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 from mmpaper.cli import main
 from mmpaper.experiments import Experiment
@@ -123,3 +124,49 @@ def test_unknown_names_list_the_valid_ones(capsys):
     assert "argument --preset: unknown preset 'tiny'; valid: ['smoke', 'cpu', 'gpu', 'esci'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown preset"):
         preset("huge")
+
+
+def _with_stage0(smoke_runs, runs_dir):
+    """A runs directory that already holds the smoke study's stage 0 (its hash does not read row_threads)."""
+    import shutil
+
+    shutil.copytree(smoke_runs / "runs" / "smoke" / "stage0-clip", runs_dir / "smoke" / "stage0-clip")
+    return runs_dir
+
+
+def test_rows_side_by_side_give_the_numbers_each_gives_alone(smoke_runs, tmp_path):
+    """With row_threads fixed, run_all trains rows in two worker processes at once; each row's top-100 and metrics
+    are those of the same row run alone in this process, on the same threads."""
+    names = ["bibert", "bibert-seenneg", "4tmm-mlp", "3tmm-joint"]
+    kw = dict(cache_dir=smoke_runs / "cache", progress=False, row_threads=1)
+    side = Experiment("smoke", runs_dir=_with_stage0(smoke_runs, tmp_path / "side"), **kw)
+    assert side.row_workers(2) == 2 and _ex(smoke_runs).row_workers(2) == 1  # smoke leaves threads to the process
+    together = side.run_all(names, workers=2)
+    alone = Experiment("smoke", runs_dir=_with_stage0(smoke_runs, tmp_path / "alone"), **kw)
+    timing = ("train_seconds", "eval_seconds")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # this process's own threads: the row still trains on the preset's one
+    try:
+        ones = {name: alone.run(name) for name in names}
+        assert torch.get_num_threads() == 2  # and this process has its own back
+    finally:
+        torch.set_num_threads(before)
+    for name, one in ones.items():
+        assert not together[name].reused and together[name].metrics["threads"] == one.metrics["threads"] == 1
+        assert np.array_equal(np.load(together[name].directory / "topk.npy"), np.load(one.directory / "topk.npy"))
+        assert ({k: v for k, v in together[name].metrics.items() if k not in timing}
+                == {k: v for k, v in one.metrics.items() if k not in timing}), name
+
+
+def test_a_row_failing_in_a_worker_is_reported_after_the_others_finish(smoke_runs, tmp_path):
+    ex = Experiment("smoke", runs_dir=_with_stage0(smoke_runs, tmp_path), cache_dir=smoke_runs / "cache",
+                    progress=False, row_threads=1, lr_variant=1e30)  # the multimodal rows' loss turns NaN
+    with pytest.raises(RuntimeError, match=r"1 of 2 rows failed \(4tmm-mlp\); the others are finished"):
+        ex.run_all(["bibert", "4tmm-mlp"], workers=2)
+    assert ex.rundir("bibert").finished() and ex.rundir("4tmm-mlp").partial.exists()
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5])
+def test_row_threads_must_be_a_positive_count(threads):
+    with pytest.raises(ValueError, match=r"preset 'smoke': row_threads must be a positive number of threads"):
+        preset("smoke", row_threads=threads)

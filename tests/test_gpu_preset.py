@@ -60,6 +60,9 @@ def test_settings_added_at_their_defaults_leave_run_hashes_alone(tmp_path):
     assert mixed.stage_hash("clip") != base.stage_hash("clip")         # stage 0 trains in that precision too
     assert Experiment(preset("smoke", deterministic=False), runs_dir=tmp_path).stage_hash("clip") != \
         base.stage_hash("clip")
+    threads = Experiment(preset("smoke", row_threads=1), runs_dir=tmp_path)
+    assert threads.stage_hash("bibert") != base.stage_hash("bibert")  # a row's numbers depend on its threads
+    assert threads.stage_hash("clip") == base.stage_hash("clip")      # stage 0 runs on the process's own
 
 
 def test_an_experiment_on_the_cpu_has_no_workers_and_float32_inference(tmp_path):

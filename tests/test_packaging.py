@@ -348,7 +348,7 @@ def test_in_colab_the_cpu_preset_becomes_colab_with_the_automatic_accelerator(mo
     monkeypatch.setattr(runtime, "training_plan", lambda ex, names: [])
     monkeypatch.setattr(experiments.Experiment, "run_all", lambda self, names=None, force=False: {})
     ex = book.open_experiment("cpu", tmp_path / "runs", variants=["bibert"])
-    assert ex.preset == replace(presets.PRESETS["cpu"], name="colab", accelerator="auto")
+    assert ex.preset == replace(presets.PRESETS["cpu"], name="colab", accelerator="auto", row_threads=None)
     monkeypatch.delenv("MMPAPER_COLAB")
     assert book.open_experiment("cpu", tmp_path / "runs", variants=["bibert"]).preset.name == "cpu"
 
