@@ -169,3 +169,21 @@ def test_measured_against_estimate_projects_the_unmeasured_stages_at_the_median_
     by = {r["stage"]: r for r in rows}
     assert by["stage 0 (CLIP)"]["arithmetic (s)"] == 10.0 and by["vs-4tower"]["projected (s)"] == 18.0
     assert total == 7.0 + 20.0 + 15.0 + 16.0 + 18.0
+
+
+def test_bench_rows_smallest_and_its_summary(tmp_path, monkeypatch):
+    import bench_rows
+    import summarize
+
+    bench_rows.main(["--preset", "smoke", "--rows", "bibert,vs-img2img", "--runs-dir", str(tmp_path / "none"),
+                     "--out-dir", str(tmp_path)])
+    r = _load(tmp_path, "rows-smoke")
+    assert [x["speed-up"] for x in r["rows"]][0] == 1.0 and r["rows"][1]["speed-up"] > 0
+    # the baseline arm ran on the process's threads, the other on the preset's one a row
+    assert {(x["arm"].startswith("one"), x["row"], x["threads"] == 1) for x in r["per_row"]} >= \
+        {(False, "bibert", True), (False, "vs-img2img", True)}
+    assert all(0 <= x["recall@100"] <= 100 for x in r["per_row"])
+    monkeypatch.setattr(summarize, "RESULTS", tmp_path)
+    monkeypatch.setattr(summarize, "ROOT", tmp_path)
+    assert summarize.main() == 0
+    assert "Table 2 rows side by side (smoke)" in (tmp_path / "BENCHMARKS.md").read_text()

@@ -21,8 +21,9 @@ from ..report.records import load_real_photo_record
 
 
 # Seconds each stage took (training + evaluation), measured on this project's 2-core CPU machine: the cpu preset
-# from a cold `make bench-book` on 2026-12-08 (uncontended; run directories' finishing times), smoke from a run in
-# session 3. What a chapter announces before it trains.
+# from a cold `make bench-book` on 2026-12-08 (uncontended; run directories' finishing times), one row at a time on
+# both cores as Colab runs them (the colab preset leaves threads to the runtime; `make book` now trains two cpu rows at
+# once, one core each), smoke from a run in session 3. What a chapter announces before it trains in Colab.
 RECORDED_SECONDS = {
     "cpu": {"stage0-clip": 320, "bibert": 36, "clip": 1, "4tmm-cat": 1, "4tmm-acat": 3, "4tmm-mlp": 14,
             "4tmm-joint": 26, "4tmm-joint-seenneg": 122, "4tmm-mlp-seenneg": 32, "3tmm-joint": 26,
