@@ -37,6 +37,7 @@ from .data.world import world_config
 from .distributed import agree, process_rank
 from .evaluation import RetrievalEvaluator, VisualSearchEvaluator
 from .fsio import config_hash, read_json, write_json
+from .logs import quiet_libraries
 from .models import (BiBERTRetriever, CategoryOrderRetriever, CLIPRetriever, FourTowerMM, ThreeTowerMM,
                      VisualSearchModel)
 from .paper import Variant, variant, variant_names
@@ -79,6 +80,7 @@ _WORKER: dict = {}
 
 
 def _start_row_worker(preset: Preset, runs_dir: str, cache_dir) -> None:
+    quiet_libraries()  # two workers' Lightning banners would interleave under the parent's one progress bar
     _WORKER["experiment"] = Experiment(preset, runs_dir=runs_dir, cache_dir=cache_dir, progress=False)
 
 

@@ -20,15 +20,15 @@ from ..realphotos_sweep import RealPhotoStudy, real_photo_study
 from ..report.records import load_real_photo_record
 
 
-# Seconds each stage took (training + evaluation), measured on this project's 2-core CPU machine: the cpu preset
-# from a cold `make bench-book` on 2026-12-08 (uncontended; run directories' finishing times), one row at a time on
-# both cores as Colab runs them (the colab preset leaves threads to the runtime; `make book` now trains two cpu rows at
-# once, one core each), smoke from a run in session 3. What a chapter announces before it trains in Colab.
+# Seconds each stage took (training + evaluation), measured on this project's 2-core CPU machine: the cpu preset's
+# rows from `benchmarks/bench_rows.py` on 2026-12-08 (its arm that trains one row at a time on both cores, as Colab's
+# CPU runs them: the colab preset leaves threads to the runtime) and stage 0 from the cold `make bench-book` of that
+# day; smoke from a run in session 3. What a chapter announces before it trains in Colab.
 RECORDED_SECONDS = {
-    "cpu": {"stage0-clip": 320, "bibert": 36, "clip": 1, "4tmm-cat": 1, "4tmm-acat": 3, "4tmm-mlp": 14,
-            "4tmm-joint": 26, "4tmm-joint-seenneg": 122, "4tmm-mlp-seenneg": 32, "3tmm-joint": 26,
-            "3tmm-joint-seenneg": 72, "3tmm-mlp-seenneg": 83, "oracle-popularity": 1, "category-random": 1,
-            "bibert-seenneg": 81, "vs-img2img": 23, "vs-3tower": 29, "vs-4tower": 33},
+    "cpu": {"stage0-clip": 320, "bibert": 26, "clip": 1, "4tmm-cat": 1, "4tmm-acat": 3, "4tmm-mlp": 9,
+            "4tmm-joint": 17, "4tmm-joint-seenneg": 81, "4tmm-mlp-seenneg": 21, "3tmm-joint": 17,
+            "3tmm-joint-seenneg": 51, "3tmm-mlp-seenneg": 50, "oracle-popularity": 1, "category-random": 1,
+            "bibert-seenneg": 53, "vs-img2img": 15, "vs-3tower": 22, "vs-4tower": 27},
     "smoke": {"stage0-clip": 7, "bibert": 6, "clip": 1, "4tmm-cat": 1, "4tmm-acat": 1, "4tmm-mlp": 2, "4tmm-joint": 3,
               "4tmm-joint-seenneg": 6, "4tmm-mlp-seenneg": 3, "3tmm-joint": 2, "3tmm-joint-seenneg": 4,
               "3tmm-mlp-seenneg": 3, "vs-img2img": 2, "vs-3tower": 3, "vs-4tower": 2},
