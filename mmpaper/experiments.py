@@ -583,8 +583,9 @@ class Experiment:
         preset's ``row_threads``: the numbers are those of each row run alone. A row that fails is reported after
         the others finish, which keep their run directories."""
         names = variant_names(names)
-        workers = min(self.row_workers(workers), len(names))
-        if workers <= 1:
+        todo = [n for n in names if force or not self.rundir(n).finished()]
+        workers = min(self.row_workers(workers), len(todo))
+        if workers <= 1:  # also when everything is finished: a chapter reading its runs starts no process
             return {n: self.run(n, force=force) for n in names}
         self.clip_features()  # stage 0, which every row reads, before any row starts
         order = sorted(names, key=self._row_priority)
@@ -592,8 +593,8 @@ class Experiment:
         spawn = multiprocessing.get_context("spawn")  # forking a process that holds torch's thread pools can hang
         with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_start_row_worker,
                                  initargs=(self.preset, str(self.runs_dir.parent), self.cache_dir)) as pool:
-            futures = {pool.submit(_run_in_worker, n, force): n for n in order}
-            bar = tqdm(total=len(order), desc=f"rows, {workers} at a time", disable=not self.progress)
+            futures = {pool.submit(_run_in_worker, n, force): n for n in order if n in todo}
+            bar = tqdm(total=len(futures), desc=f"rows, {workers} at a time", disable=not self.progress)
             for future in as_completed(futures):
                 name = futures[future]
                 try:
@@ -609,9 +610,9 @@ class Experiment:
             bar.close()
         if failed:
             first = next(iter(failed.values()))
-            raise RuntimeError(f"{len(failed)} of {len(order)} rows failed ({', '.join(failed)}); the others are "
+            raise RuntimeError(f"{len(failed)} of {len(futures)} rows failed ({', '.join(failed)}); the others are "
                                f"finished. First: {type(first).__name__}: {first}") from first
-        return {n: results[n] for n in names}
+        return {n: results[n] if n in results else self.run(n) for n in names}  # the rest were finished already
 
     @staticmethod
     def _row_priority(name: str) -> tuple:

@@ -134,7 +134,7 @@ def _with_stage0(smoke_runs, runs_dir):
     return runs_dir
 
 
-def test_rows_side_by_side_give_the_numbers_each_gives_alone(smoke_runs, tmp_path):
+def test_rows_side_by_side_give_the_numbers_each_gives_alone(smoke_runs, tmp_path, monkeypatch):
     """With row_threads fixed, run_all trains rows in two worker processes at once; each row's top-100 and metrics
     are those of the same row run alone in this process, on the same threads."""
     names = ["bibert", "bibert-seenneg", "4tmm-mlp"]  # 4tmm-mlp starts from bibert, trained beside it
@@ -142,6 +142,12 @@ def test_rows_side_by_side_give_the_numbers_each_gives_alone(smoke_runs, tmp_pat
     side = Experiment("smoke", runs_dir=_with_stage0(smoke_runs, tmp_path / "side"), **kw)
     assert side.row_workers(2) == 2 and _ex(smoke_runs).row_workers(2) == 1  # smoke leaves threads to the process
     together = side.run_all(names, workers=2)
+    import mmpaper.experiments as experiments
+
+    with monkeypatch.context() as m:  # finished rows (a chapter reading them) and one to run start no process
+        m.setattr(experiments, "ProcessPoolExecutor", None)
+        again = side.run_all(names + ["clip"], workers=2)
+        assert all(again[n].reused for n in names) and not again["clip"].reused
     alone = Experiment("smoke", runs_dir=_with_stage0(smoke_runs, tmp_path / "alone"), **kw)
     timing = ("train_seconds", "eval_seconds")
     before = torch.get_num_threads()
